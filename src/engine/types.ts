@@ -1,0 +1,125 @@
+/**
+ * The seam between the job runner and the transfer engines (file://, HTTP download, BITS upload).
+ *
+ * An engine moves the bytes of one file of one job. It receives everything it needs in a
+ * TransferContext (the job's settings, the file, an AbortSignal, the clock and callbacks that
+ * persist progress) and imports no store: the runner owns persistence and state transitions.
+ *
+ * Contract:
+ * - `transfer()` resolves when every byte of the file is transferred (download: in the temp file,
+ *   flushed; upload: acknowledged by the server and the session closed).
+ * - It rejects with a BitsError whose `transient` says whether a later retry may succeed, and whose
+ *   `context` says where it failed (LOCAL_FILE, REMOTE_FILE, GENERAL_TRANSPORT, ...). Anything else
+ *   it throws is treated as a fatal GENERAL_QUEUE_MANAGER error.
+ * - When `signal` aborts (suspend, cancel, preemption, shutdown) it stops promptly and rejects;
+ *   the runner ignores that rejection. Progress already reported stays valid.
+ * - `progress()` must only report bytes that are durable (on disk after a flush, or acknowledged
+ *   by the server), and should be called at a bounded rate, not once per network chunk.
+ */
+import type { Clock } from '../shared/clock.js';
+import type { Credentials, FileRange, JobType, Priority, ProxySettings } from '../job/types.js';
+
+/** Engine-owned, JSON-serialisable state persisted per file (upload session id, validators, ...). */
+export type EngineState = Readonly<Record<string, unknown>>;
+
+export interface ClientCertificate {
+  /** PEM file with the certificate (chain). */
+  readonly certFile: string;
+  /** PEM file with the private key; null when the key is in certFile. */
+  readonly keyFile: string | null;
+}
+
+/** The settings of a job that engines apply to every request. */
+export interface TransferJob {
+  readonly id: string;
+  readonly type: JobType;
+  readonly priority: Priority;
+  /** CRLF-separated "Name: value" lines, or null. */
+  readonly customHeaders: string | null;
+  /** Includes passwords: never log this. */
+  readonly credentials: readonly Credentials[];
+  readonly proxy: ProxySettings;
+  readonly securityFlags: number;
+  readonly clientCertificate: ClientCertificate | null;
+  /** HttpOptions2 custom verb, or null for the default. */
+  readonly httpMethod: string | null;
+  readonly dynamicContent: boolean;
+  readonly highPerformance: boolean;
+  /** MAX_DOWNLOAD_SIZE property, or null when unset. */
+  readonly maxDownloadSize: number | null;
+  /** UPLOAD_REPLY: where the reply goes once completed (null: bitsd picks a name). */
+  readonly replyFileName: string | null;
+  readonly minimumRetryDelaySec: number;
+  readonly noProgressTimeoutSec: number;
+}
+
+export interface TransferFile {
+  readonly index: number;
+  readonly remoteName: string;
+  readonly localName: string;
+  /** Absolute path of the temp file (BIT*.tmp beside the local name) for downloads. */
+  readonly tempName: string;
+  /** BG_SIZE_UNKNOWN (-1) until known. */
+  readonly bytesTotal: number;
+  /** Durable bytes so far: resume from here (after checking validators). */
+  readonly bytesTransferred: number;
+  /** addFileWithRanges ranges, or null for the whole file. */
+  readonly ranges: readonly FileRange[] | null;
+  readonly engineState: EngineState;
+}
+
+export interface ReplyInfo {
+  readonly url: string;
+  /** Absolute path of the reply's temp file. */
+  readonly tempName: string;
+  readonly bytesTotal: number;
+  readonly bytesTransferred: number;
+}
+
+export interface TransferContext {
+  readonly job: TransferJob;
+  readonly file: TransferFile;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  /** The connection to the server is up: CONNECTING -> TRANSFERRING. Idempotent. */
+  connected(): void;
+  /** The file's total size became known (or changed: then bytesTransferred restarts). */
+  setTotal(bytesTotal: number): void;
+  /** Durable progress of this file, optionally with engine state saved in the same write. */
+  progress(bytesTransferred: number, engineState?: EngineState): void;
+  /** Saves engine state without progress (e.g. the session id right after Create-Session). */
+  saveState(engineState: EngineState): void;
+  /** ALLOW_REPORT redirects: the file's remote name becomes the final URL. */
+  setRemoteName(url: string): void;
+  /** UPLOAD_REPLY: the reply download's URL and progress (BytesTotal -1 while unknown). */
+  replyProgress(reply: ReplyInfo): void;
+}
+
+/** After Cancel of a job whose transfer reached the server (upload sessions). */
+export interface CancelContext {
+  readonly job: TransferJob;
+  readonly file: TransferFile;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+}
+
+export type RemoteCancelOutcome =
+  /** Done (acknowledged, or the server does not know the session): nothing more to send. */
+  | { readonly done: true }
+  /** Try again after the job's retry delay (5xx, network failure), within the retry window. */
+  | { readonly done: false; readonly error: string };
+
+export interface TransferEngine {
+  /** For logs and diagnostics: "file", "http-download", "bits-upload". */
+  readonly name: string;
+  /** Whether this engine moves files of this job type from/to this URL. */
+  handles(jobType: JobType, remote: URL): boolean;
+  transfer(ctx: TransferContext): Promise<void>;
+  /**
+   * Remote clean-up after Cancel (the Cancel-Session packet). Engines without remote state omit it.
+   * Called by the runner, possibly many times and across restarts, until it reports done.
+   */
+  cancelRemote?(ctx: CancelContext): Promise<RemoteCancelOutcome>;
+  /** Whether cancelRemote has anything to do for this file's state. */
+  needsRemoteCancel?(file: TransferFile): boolean;
+}

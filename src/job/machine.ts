@@ -1,0 +1,237 @@
+/**
+ * The job state machine of IBackgroundCopyJob as one pure function (bits-api.md (b)).
+ *
+ *   (create) ─► SUSPENDED ─resume─► QUEUED ─dispatch─► CONNECTING ─connected─► TRANSFERRING
+ *                    ▲                 ▲  ▲                 │                      │
+ *                    │ suspend         │  └──preempt/recover┴──────────────────────┤
+ *   any non-final ───┘                 │                                           ├─all-transferred─► TRANSFERRED
+ *                        retry-due/resume                                          ├─transient─► TRANSIENT_ERROR
+ *                         TRANSIENT_ERROR ─no-progress─► ERROR ◄─fatal/max-time────┘
+ *                                         ERROR ─resume─► QUEUED
+ *   any non-final ─cancel/inactivity─► CANCELLED        complete ─► ACKNOWLEDGED (download: any
+ *                                                       non-final; upload: TRANSFERRED only)
+ *
+ * `transition(job, event, now)` returns the next state and the effects the shell must carry out
+ * (abort the running transfer, delete temp files, notify, arm a retry), or a BitsError with
+ * BG_E_INVALID_STATE / BG_E_EMPTY when the call is not allowed. It never does I/O itself.
+ */
+import { BitsError } from '../shared/errors.js';
+import { ACTIVE_STATES, isFinal, type JobState, type JobType } from './types.js';
+
+/** What the machine needs to know about a job. */
+export interface MachineJob {
+  readonly state: JobState;
+  readonly type: JobType;
+  readonly filesTotal: number;
+  /** Files whose bytes are all transferred. */
+  readonly filesTransferred: number;
+  readonly minimumRetryDelaySec: number;
+  readonly noProgressTimeoutSec: number;
+  /** When the current no-progress window started (last progress, or entry into an error run). */
+  readonly noProgressSince: number | null;
+}
+
+export interface FailureInfo {
+  readonly hresult: number;
+  readonly code: string;
+  readonly context: string;
+  readonly message: string;
+  readonly fileIndex: number | null;
+}
+
+export type JobEvent =
+  | { readonly type: 'RESUME' }
+  | { readonly type: 'SUSPEND' }
+  | { readonly type: 'CANCEL' }
+  /** Asks whether Complete may run now; the file work follows, then COMPLETED or COMPLETE_FAILED. */
+  | { readonly type: 'COMPLETE' }
+  | { readonly type: 'COMPLETED' }
+  | { readonly type: 'COMPLETE_FAILED' }
+  | { readonly type: 'MODIFY' }
+  | { readonly type: 'DISPATCH' }
+  | { readonly type: 'CONNECTED' }
+  | { readonly type: 'ALL_TRANSFERRED' }
+  | { readonly type: 'TRANSIENT_FAILURE'; readonly error: FailureInfo }
+  | { readonly type: 'FATAL_FAILURE'; readonly error: FailureInfo }
+  | { readonly type: 'PREEMPT' }
+  | { readonly type: 'RETRY_DUE' }
+  | { readonly type: 'NO_PROGRESS_TIMEOUT' }
+  | { readonly type: 'MAX_DOWNLOAD_TIME' }
+  | { readonly type: 'INACTIVITY_EXPIRED' }
+  | { readonly type: 'RECOVER' };
+
+export type Effect =
+  /** Stop the job's running transfer (its AbortSignal). */
+  | { readonly type: 'abort-transfer' }
+  /** Delete every temp file of the job (cancel). */
+  | { readonly type: 'delete-temp-files' }
+  /** Tell the scheduler to look for work. */
+  | { readonly type: 'wake-scheduler' }
+  /** Record this error object on the job; `count` adds one to the error count. */
+  | { readonly type: 'set-error'; readonly error: FailureInfo; readonly count: boolean }
+  /** Drop the error object (it exists only while ERROR/TRANSIENT_ERROR). */
+  | { readonly type: 'clear-error' }
+  /** TRANSIENT_ERROR: come back at `retryAt`, give up at `deadline` (no-progress timeout). */
+  | { readonly type: 'arm-retry'; readonly retryAt: number; readonly deadline: number }
+  | { readonly type: 'disarm-retry' }
+  /** Restart the no-progress window (Resume, or progress). */
+  | { readonly type: 'reset-no-progress' }
+  /** Restart the MaxDownloadTime counter (Resume). */
+  | { readonly type: 'reset-active-time' }
+  | { readonly type: 'set-transfer-completion-time' }
+  | { readonly type: 'notify'; readonly kind: 'transferred' | 'error' | 'modification' };
+
+export type TransitionResult =
+  | { readonly ok: true; readonly state: JobState; readonly effects: readonly Effect[] }
+  | { readonly ok: false; readonly error: BitsError };
+
+const MODIFIED: Effect = { type: 'notify', kind: 'modification' };
+
+function ok(state: JobState, ...effects: Effect[]): TransitionResult {
+  return { ok: true, state, effects };
+}
+
+function refuse(job: MachineJob, event: JobEvent): TransitionResult {
+  const what = event.type.toLowerCase().replaceAll('_', ' ');
+  const hint = isFinal(job.state)
+    ? ' The job is final (acknowledged or cancelled) and read-only now.'
+    : '';
+  return {
+    ok: false,
+    error: new BitsError('BG_E_INVALID_STATE', `Cannot ${what} a job in state ${job.state}.${hint}`),
+  };
+}
+
+/** Entering TRANSIENT_ERROR, or straight to ERROR when the no-progress rules say so. */
+export function planTransientFailure(job: MachineJob, now: number): { retryAt: number; deadline: number } | null {
+  const timeoutMs = job.noProgressTimeoutSec * 1000;
+  const delayMs = job.minimumRetryDelaySec * 1000;
+  // NoProgressTimeout 0 means "never retry"; a retry delay longer than the timeout can never retry.
+  if (job.noProgressTimeoutSec === 0 || delayMs > timeoutMs) return null;
+  const deadline = (job.noProgressSince ?? now) + timeoutMs;
+  if (now >= deadline) return null;
+  return { retryAt: Math.min(now + delayMs, deadline), deadline };
+}
+
+function toError(error: FailureInfo, count: boolean): TransitionResult {
+  return ok(
+    'ERROR',
+    { type: 'abort-transfer' },
+    { type: 'disarm-retry' },
+    { type: 'set-error', error, count },
+    { type: 'wake-scheduler' },
+    { type: 'notify', kind: 'error' },
+  );
+}
+
+export function transition(job: MachineJob, event: JobEvent, now: number): TransitionResult {
+  const { state } = job;
+  const final = isFinal(state);
+  const active = ACTIVE_STATES.has(state);
+
+  switch (event.type) {
+    case 'MODIFY':
+      // Setters and AddFile: allowed in every non-final state.
+      return final ? refuse(job, event) : ok(state, MODIFIED);
+
+    case 'RESUME': {
+      if (final) return refuse(job, event);
+      if (job.filesTotal === 0) {
+        return { ok: false, error: new BitsError('BG_E_EMPTY', 'Cannot resume a job that has no files: add a file first.') };
+      }
+      if (active || state === 'QUEUED') return ok(state);
+      // Decision (bits-api.md (b) leaves it open): Resume on a TRANSFERRED job with nothing new to
+      // transfer succeeds and changes nothing. Wine answers BG_E_EMPTY there; Windows documents neither.
+      if (state === 'TRANSFERRED' && job.filesTransferred >= job.filesTotal) return ok(state);
+      return ok(
+        'QUEUED',
+        { type: 'disarm-retry' },
+        { type: 'clear-error' },
+        { type: 'reset-no-progress' },
+        { type: 'reset-active-time' },
+        { type: 'wake-scheduler' },
+        MODIFIED,
+      );
+    }
+
+    case 'SUSPEND':
+      if (final) return refuse(job, event);
+      if (state === 'SUSPENDED') return ok(state);
+      return ok('SUSPENDED', { type: 'abort-transfer' }, { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'CANCEL':
+    case 'INACTIVITY_EXPIRED':
+      if (final) return refuse(job, event);
+      return ok('CANCELLED', { type: 'abort-transfer' }, { type: 'disarm-retry' }, { type: 'delete-temp-files' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'COMPLETE':
+      if (final) return refuse(job, event);
+      // Uploads are committed on the server at the last fragment: Complete only acknowledges that.
+      if (job.type !== 'DOWNLOAD' && state !== 'TRANSFERRED') {
+        return { ok: false, error: new BitsError('BG_E_INVALID_STATE', `Cannot complete an ${job.type} job in state ${state}: upload jobs can be completed only once TRANSFERRED.`) };
+      }
+      return ok(state, { type: 'abort-transfer' });
+
+    case 'COMPLETED':
+      if (final) return refuse(job, event);
+      return ok('ACKNOWLEDGED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'COMPLETE_FAILED':
+      // A rename failed: the job stays (or becomes) TRANSFERRED so Complete or Cancel can be called again.
+      if (final) return refuse(job, event);
+      return ok('TRANSFERRED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'DISPATCH':
+      if (state !== 'QUEUED') return refuse(job, event);
+      return ok('CONNECTING', { type: 'clear-error' }, MODIFIED);
+
+    case 'CONNECTED':
+      if (state !== 'CONNECTING') return refuse(job, event);
+      return ok('TRANSFERRING', MODIFIED);
+
+    case 'ALL_TRANSFERRED':
+      if (!active) return refuse(job, event);
+      return ok('TRANSFERRED', { type: 'set-transfer-completion-time' }, { type: 'wake-scheduler' }, { type: 'notify', kind: 'transferred' });
+
+    case 'PREEMPT':
+    case 'RECOVER':
+      if (!active) return refuse(job, event);
+      return ok('QUEUED', { type: 'abort-transfer' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'TRANSIENT_FAILURE': {
+      if (!active && state !== 'QUEUED') return refuse(job, event);
+      const plan = planTransientFailure(job, now);
+      if (!plan) return toError(event.error, active);
+      return ok(
+        'TRANSIENT_ERROR',
+        { type: 'abort-transfer' },
+        { type: 'set-error', error: event.error, count: active },
+        { type: 'arm-retry', retryAt: plan.retryAt, deadline: plan.deadline },
+        { type: 'wake-scheduler' },
+        MODIFIED,
+      );
+    }
+
+    case 'FATAL_FAILURE':
+      if (!active && state !== 'QUEUED') return refuse(job, event);
+      return toError(event.error, active);
+
+    case 'RETRY_DUE':
+      if (state !== 'TRANSIENT_ERROR') return refuse(job, event);
+      return ok('QUEUED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+
+    case 'NO_PROGRESS_TIMEOUT':
+      if (state !== 'TRANSIENT_ERROR') return refuse(job, event);
+      return ok('ERROR', { type: 'disarm-retry' }, { type: 'notify', kind: 'error' });
+
+    case 'MAX_DOWNLOAD_TIME':
+      if (!active) return refuse(job, event);
+      return toError({
+        hresult: 0x80200054,
+        code: 'BG_E_MAXDOWNLOAD_TIMEOUT',
+        context: 'GENERAL_QUEUE_MANAGER',
+        message: 'The job was not completed within its maximum download time.',
+        fileIndex: null,
+      }, false);
+  }
+}

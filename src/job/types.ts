@@ -1,0 +1,180 @@
+/**
+ * BITS's vocabulary, spelled as BITS spells it, defined once and used by the store, the API, IPC
+ * and the CLI alike. Pure data: no I/O.
+ */
+
+export const JOB_STATES = [
+  'QUEUED',
+  'CONNECTING',
+  'TRANSFERRING',
+  'SUSPENDED',
+  'ERROR',
+  'TRANSIENT_ERROR',
+  'TRANSFERRED',
+  'ACKNOWLEDGED',
+  'CANCELLED',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const JOB_TYPES = ['DOWNLOAD', 'UPLOAD', 'UPLOAD_REPLY'] as const;
+export type JobType = (typeof JOB_TYPES)[number];
+
+export const PRIORITIES = ['FOREGROUND', 'HIGH', 'NORMAL', 'LOW'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const PROXY_USAGES = ['PRECONFIG', 'NO_PROXY', 'OVERRIDE', 'AUTODETECT'] as const;
+export type ProxyUsage = (typeof PROXY_USAGES)[number];
+
+export const AUTH_TARGETS = ['SERVER', 'PROXY'] as const;
+export type AuthTarget = (typeof AUTH_TARGETS)[number];
+
+export const AUTH_SCHEMES = ['BASIC', 'DIGEST', 'NTLM', 'NEGOTIATE', 'PASSPORT'] as const;
+export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+/** BG_SIZE_UNKNOWN (0xFFFFFFFFFFFFFFFF) as a JavaScript number: sizes are numbers, unknown is -1. */
+export const BG_SIZE_UNKNOWN = -1;
+/** BG_LENGTH_TO_EOF for addFileWithRanges. */
+export const BG_LENGTH_TO_EOF = -1;
+
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['ACKNOWLEDGED', 'CANCELLED']);
+export const ACTIVE_STATES: ReadonlySet<JobState> = new Set(['CONNECTING', 'TRANSFERRING']);
+/** States in which a job will not move on by itself: watch() ends there. */
+export const RESTING_STATES: ReadonlySet<JobState> = new Set([
+  'SUSPENDED',
+  'ERROR',
+  'TRANSFERRED',
+  'ACKNOWLEDGED',
+  'CANCELLED',
+]);
+
+export function isFinal(state: JobState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+/** BG_NOTIFY_* flags. */
+export const NOTIFY = {
+  JOB_TRANSFERRED: 0x1,
+  JOB_ERROR: 0x2,
+  DISABLE: 0x4,
+  JOB_MODIFICATION: 0x8,
+  FILE_TRANSFERRED: 0x10,
+  FILE_RANGES_TRANSFERRED: 0x20,
+} as const;
+export const NOTIFY_ALL_FLAGS = 0x3f;
+
+/** BG_SSL_* and BG_HTTP_REDIRECT_POLICY_* security flags. */
+export const SECURITY = {
+  ENABLE_CRL_CHECK: 0x1,
+  IGNORE_CERT_CN_INVALID: 0x2,
+  IGNORE_CERT_DATE_INVALID: 0x4,
+  IGNORE_UNKNOWN_CA: 0x8,
+  IGNORE_CERT_WRONG_USAGE: 0x10,
+  REDIRECT_POLICY_MASK: 0x700,
+  REDIRECT_POLICY_ALLOW_SILENT: 0x000,
+  REDIRECT_POLICY_ALLOW_REPORT: 0x100,
+  REDIRECT_POLICY_DISALLOW: 0x200,
+  ALLOW_HTTPS_TO_HTTP: 0x800,
+} as const;
+export const SECURITY_ALL_FLAGS = 0x1f | 0x300 | 0x800;
+
+/** Job5 property ids (BITS_JOB_PROPERTY_ID_*) that bitsd knows, by BITS's short names. */
+export const JOB_PROPERTIES = {
+  COST_FLAGS: 1,
+  NOTIFICATION_CLSID: 2,
+  DYNAMIC_CONTENT: 3,
+  HIGH_PERFORMANCE: 4,
+  MAX_DOWNLOAD_SIZE: 5,
+  USE_STORED_CREDENTIALS: 7,
+  MINIMUM_NOTIFICATION_INTERVAL_MS: 9,
+  ON_DEMAND_MODE: 10,
+} as const;
+export type JobPropertyName = keyof typeof JOB_PROPERTIES;
+
+/** Defaults of a new job (bits-api.md (d)). */
+export const DEFAULTS = {
+  priority: 'NORMAL' as Priority,
+  notifyFlags: NOTIFY.JOB_TRANSFERRED | NOTIFY.JOB_ERROR,
+  minimumRetryDelaySec: 600,
+  noProgressTimeoutSec: 1_209_600,
+  maximumDownloadTimeSec: 7_776_000,
+  proxyUsage: 'PRECONFIG' as ProxyUsage,
+  securityFlags: 0,
+  /**
+   * BITS_JOB_PROPERTY_ID_COST_FLAGS. bitsd does not measure network cost, so the value is stored and
+   * returned only; NOT_ROAMING (0x8000007F) is our default (the docs do not state Windows').
+   */
+  costFlags: 0x8000007f,
+  minimumNotificationIntervalMs: 500,
+  /** JobInactivityTimeout: a job without progress or change for this long is cancelled. */
+  inactivityTimeoutSec: 90 * 24 * 3600,
+  /** Cancel-Session retries give up after this long (or the no-progress timeout if shorter). */
+  cancelRetryWindowSec: 24 * 3600,
+} as const;
+
+export const LIMITS = {
+  displayName: 256,
+  description: 1024,
+  remoteName: 2200,
+  localPath: 4096,
+  customHeaders: 16_384,
+  proxyList: 4000,
+  userName: 300,
+  password: 65_536,
+  notifyProgram: 4096,
+  notifyParameters: 4000,
+  minRetryDelayFloorSec: 5,
+  replyData: 1024 * 1024,
+} as const;
+
+export interface Quotas {
+  readonly jobsPerUser: number;
+  readonly jobsPerMachine: number;
+  readonly filesPerJob: number;
+  readonly rangesPerFile: number;
+}
+
+export const DEFAULT_QUOTAS: Quotas = {
+  jobsPerUser: 60,
+  jobsPerMachine: 300,
+  filesPerJob: 200,
+  rangesPerFile: 500,
+};
+
+export interface JobProgress {
+  /** BG_SIZE_UNKNOWN until every file's size is known. */
+  readonly bytesTotal: number;
+  readonly bytesTransferred: number;
+  readonly filesTotal: number;
+  readonly filesTransferred: number;
+}
+
+export interface FileProgress {
+  readonly bytesTotal: number;
+  readonly bytesTransferred: number;
+  readonly completed: boolean;
+}
+
+export interface FileRange {
+  readonly initialOffset: number;
+  /** BG_LENGTH_TO_EOF (-1) means to the end of the file. */
+  readonly length: number;
+}
+
+export interface JobTimes {
+  readonly creationTime: Date;
+  readonly modificationTime: Date;
+  readonly transferCompletionTime: Date | null;
+}
+
+export interface ProxySettings {
+  readonly usage: ProxyUsage;
+  readonly proxyList: string | null;
+  readonly bypassList: string | null;
+}
+
+export interface Credentials {
+  readonly target: AuthTarget;
+  readonly scheme: AuthScheme;
+  readonly userName: string | null;
+  readonly password: string | null;
+}
