@@ -27,7 +27,10 @@ export interface MachineJob {
   readonly filesTransferred: number;
   readonly minimumRetryDelaySec: number;
   readonly noProgressTimeoutSec: number;
-  /** When the current no-progress window started (last progress, or entry into an error run). */
+  /**
+   * When the current run of transient failures began (null: none since the last progress or
+   * Resume). The no-progress timeout counts from here; progress clears it.
+   */
   readonly noProgressSince: number | null;
 }
 
@@ -74,7 +77,7 @@ export type Effect =
   /** TRANSIENT_ERROR: come back at `retryAt`, give up at `deadline` (no-progress timeout). */
   | { readonly type: 'arm-retry'; readonly retryAt: number; readonly deadline: number }
   | { readonly type: 'disarm-retry' }
-  /** Restart the no-progress window (Resume, or progress). */
+  /** Close the no-progress window (Resume): the next failure starts a new one. */
   | { readonly type: 'reset-no-progress' }
   /** Restart the MaxDownloadTime counter (Resume). */
   | { readonly type: 'reset-active-time' }

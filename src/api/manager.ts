@@ -1,0 +1,160 @@
+/**
+ * IBackgroundCopyManager, in process: opens the store in a data directory, recovers jobs cut off
+ * by a crash, and runs the scheduler until close().
+ */
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { type Clock, systemClock } from '../shared/clock.js';
+import { BitsError } from '../shared/errors.js';
+import { describeHresult } from '../shared/hresult.js';
+import { checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
+import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
+import { JobStore } from '../store/job-store.js';
+import { JobQueue } from '../queue/job-queue.js';
+import type { BitsEvents } from '../queue/events.js';
+import type { PendingCancellation } from '../queue/remote-cancels.js';
+import { FileEngine } from '../engine/file-engine.js';
+import type { TransferEngine } from '../engine/types.js';
+import { BackgroundCopyJobImpl } from './job.js';
+import type { BackgroundCopyManagerApi, EnumJobsOptions } from './types.js';
+
+export interface ManagerOptions {
+  /** Where the database lives (created 0700). Default: $XDG_DATA_HOME/bitsd or ~/.local/share/bitsd. */
+  readonly dataDir?: string;
+  readonly clock?: Clock;
+  readonly quotas?: Partial<Quotas>;
+  readonly concurrency?: {
+    /** Background (HIGH/NORMAL/LOW) jobs transferring at once. Default 1, as BITS. */
+    readonly background?: number;
+    /** FOREGROUND jobs transferring at once. Default: no limit, as BITS. */
+    readonly foreground?: number;
+  };
+  /** Round-robin slice within a priority level. Default 60 s. */
+  readonly timeSliceMs?: number;
+  /**
+   * Transfer engines, tried in order. Default: the engines bitsd ships (file://; HTTP download
+   * and BITS upload once available). Engines given here replace the defaults.
+   */
+  readonly engines?: readonly TransferEngine[];
+  /** The owner recorded on new jobs. Default "uid:<uid>" of this process. */
+  readonly owner?: string;
+  /** Final (acknowledged/cancelled) jobs are forgotten this long after they ended. Default 1 day. */
+  readonly finalRetentionMs?: number;
+}
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BITSD_DATA_DIR) return env.BITSD_DATA_DIR;
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'bitsd');
+}
+
+export function defaultOwner(): string {
+  return `uid:${typeof process.getuid === 'function' ? process.getuid() : 0}`;
+}
+
+export function defaultEngines(): TransferEngine[] {
+  return [new FileEngine()];
+}
+
+export class BackgroundCopyManager implements BackgroundCopyManagerApi {
+  readonly #queue: JobQueue;
+  readonly #owner: string;
+  #closed = false;
+
+  private constructor(queue: JobQueue, owner: string) {
+    this.#queue = queue;
+    this.#owner = owner;
+  }
+
+  static async open(options: ManagerOptions = {}): Promise<BackgroundCopyManager> {
+    const clock = options.clock ?? systemClock;
+    const store = JobStore.open({ dataDir: options.dataDir ?? defaultDataDir(), now: clock.now() });
+    try {
+      store.purgeFinalJobs(clock.now() - (options.finalRetentionMs ?? 24 * 3600 * 1000));
+      const queue = new JobQueue({
+        store,
+        clock,
+        engines: options.engines ?? defaultEngines(),
+        quotas: { ...DEFAULT_QUOTAS, ...options.quotas },
+        maxBackground: positive(options.concurrency?.background ?? 1, 'concurrency.background'),
+        maxForeground: positive(options.concurrency?.foreground ?? Number.POSITIVE_INFINITY, 'concurrency.foreground'),
+        timeSliceMs: positive(options.timeSliceMs ?? 60_000, 'timeSliceMs'),
+        inactivityTimeoutMs: DEFAULTS.inactivityTimeoutSec * 1000,
+      });
+      queue.start();
+      return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  /** The queue behind this manager, for the daemon and IPC server (not part of the BITS API). */
+  get queue(): JobQueue {
+    return this.#queue;
+  }
+
+  async createJob(displayName: string, type: JobType): Promise<BackgroundCopyJobImpl> {
+    this.#open();
+    const name = checkNewDisplayName(displayName);
+    const jobType = checkJobType(type);
+    const job = this.#queue.createJob(name, jobType, this.#owner);
+    return new BackgroundCopyJobImpl(this.#queue, job.id);
+  }
+
+  /** BG_E_NOT_FOUND for unknown ids and for jobs that left the queue (acknowledged or cancelled). */
+  async getJob(id: string): Promise<BackgroundCopyJobImpl> {
+    this.#open();
+    const jobId = normalizeJobId(id);
+    const job = this.#queue.store.getJob(jobId);
+    if (!job || job.state === 'ACKNOWLEDGED' || job.state === 'CANCELLED') {
+      throw new BitsError('BG_E_NOT_FOUND', `No job ${jobId} in the queue.`);
+    }
+    return new BackgroundCopyJobImpl(this.#queue, jobId);
+  }
+
+  /**
+   * The caller's jobs (all users' with allUsers), oldest first, never final ones. In process, the
+   * caller is this process's user, who owns the data directory, so allUsers needs no privilege.
+   */
+  async enumJobs(options: EnumJobsOptions = {}): Promise<BackgroundCopyJobImpl[]> {
+    this.#open();
+    const rows = this.#queue.store.listLiveJobs(options.allUsers ? undefined : this.#owner);
+    return rows.map((r) => new BackgroundCopyJobImpl(this.#queue, r.job.id));
+  }
+
+  async getErrorDescription(hresult: number): Promise<string> {
+    if (!Number.isInteger(hresult)) throw new BitsError('E_INVALIDARG', 'An HRESULT is a 32-bit integer.');
+    return describeHresult(hresult);
+  }
+
+  /** Upload jobs cancelled while their Cancel-Session has not reached the server yet. */
+  async listPendingCancellations(): Promise<PendingCancellation[]> {
+    this.#open();
+    return this.#queue.pendingCancellations();
+  }
+
+  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
+    this.#queue.events.on(event, listener as never);
+    return () => {
+      this.#queue.events.off(event, listener as never);
+    };
+  }
+
+  /** Stops every transfer (progress already made is kept), then closes the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue.stop();
+    this.#queue.store.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new BitsError('BG_E_INVALID_STATE', 'The manager is closed.');
+  }
+}
+
+function positive(value: number, what: string): number {
+  if (!(value >= 1)) throw new BitsError('E_INVALIDARG', `${what} must be at least 1; got ${value}.`);
+  return value;
+}

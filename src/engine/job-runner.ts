@@ -1,0 +1,104 @@
+/**
+ * Runs one dispatched job: its files strictly in order, each through the engine that handles its
+ * URL scheme and the job type, reporting through a RunnerHost that persists and transitions.
+ * The runner holds no state of its own between runs: everything it needs to resume is in the
+ * store (offsets, engine state), so a restart or a retry starts here again.
+ */
+import type { Clock } from '../shared/clock.js';
+import { BitsError } from '../shared/errors.js';
+import type { EngineState, ReplyInfo, TransferEngine, TransferFile, TransferJob } from './types.js';
+
+export interface RunnerHost {
+  /** The job's settings and its files not yet transferred, or null if it is gone. */
+  load(jobId: string): { job: TransferJob; files: TransferFile[] } | null;
+  connected(jobId: string): void;
+  setTotal(jobId: string, fileIndex: number, bytesTotal: number): void;
+  progress(jobId: string, fileIndex: number, bytesTransferred: number, engineState: EngineState | undefined): void;
+  saveState(jobId: string, fileIndex: number, engineState: EngineState): void;
+  setRemoteName(jobId: string, fileIndex: number, url: string): void;
+  replyProgress(jobId: string, reply: ReplyInfo): void;
+  fileTransferred(jobId: string, fileIndex: number): void;
+  allTransferred(jobId: string): void;
+  failed(jobId: string, error: BitsError, fileIndex: number | null): void;
+}
+
+export function pickEngine(engines: readonly TransferEngine[], job: TransferJob, remote: string): TransferEngine | undefined {
+  let url: URL;
+  try {
+    url = new URL(remote);
+  } catch {
+    return undefined;
+  }
+  return engines.find((e) => e.handles(job.type, url));
+}
+
+export async function runJob(
+  host: RunnerHost,
+  engines: readonly TransferEngine[],
+  clock: Clock,
+  jobId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  let current: number | null = null;
+  try {
+    // Files added while the job runs are picked up by loading again until nothing is left.
+    for (;;) {
+      const loaded = host.load(jobId);
+      if (!loaded) return;
+      if (loaded.files.length === 0) break;
+      for (const file of loaded.files) {
+        if (signal.aborted) return;
+        current = file.index;
+        await transferFile(host, engines, clock, jobId, loaded.job, file, signal);
+        if (signal.aborted) return;
+        host.fileTransferred(jobId, file.index);
+      }
+    }
+    if (signal.aborted) return;
+    host.allTransferred(jobId);
+  } catch (err) {
+    if (signal.aborted) return;
+    const error =
+      err instanceof BitsError
+        ? err
+        : new BitsError('E_FAIL', `Unexpected failure in the transfer engine: ${err instanceof Error ? err.message : String(err)}`, {
+            context: 'GENERAL_QUEUE_MANAGER',
+            cause: err,
+          });
+    host.failed(jobId, error, current);
+  }
+}
+
+async function transferFile(
+  host: RunnerHost,
+  engines: readonly TransferEngine[],
+  clock: Clock,
+  jobId: string,
+  job: TransferJob,
+  file: TransferFile,
+  signal: AbortSignal,
+): Promise<void> {
+  const engine = pickEngine(engines, job, file.remoteName);
+  if (!engine) {
+    throw new BitsError('BG_E_PROTOCOL_NOT_AVAILABLE', `No transfer engine handles ${job.type} jobs for ${file.remoteName}.`, {
+      context: 'GENERAL_QUEUE_MANAGER',
+    });
+  }
+  // Every callback is ignored once the job was stopped: a late progress report must not
+  // resurrect a suspended, cancelled or completed job.
+  const live = (fn: () => void): void => {
+    if (!signal.aborted) fn();
+  };
+  await engine.transfer({
+    job,
+    file,
+    signal,
+    clock,
+    connected: () => live(() => host.connected(jobId)),
+    setTotal: (n) => live(() => host.setTotal(jobId, file.index, n)),
+    progress: (n, state) => live(() => host.progress(jobId, file.index, n, state)),
+    saveState: (state) => live(() => host.saveState(jobId, file.index, state)),
+    setRemoteName: (url) => live(() => host.setRemoteName(jobId, file.index, url)),
+    replyProgress: (reply) => live(() => host.replyProgress(jobId, reply)),
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * bitsd's public API: the BITS job manager in process, its error type and vocabulary.
+ */
+export { BackgroundCopyManager, defaultDataDir, type ManagerOptions } from './api/manager.js';
+export type {
+  BackgroundCopyFile,
+  BackgroundCopyJob,
+  BackgroundCopyManagerApi,
+  EnumJobsOptions,
+  FileInfo,
+  JobError,
+  NotifyCmdLine,
+  PropertyValue,
+  ReplyProgress,
+  WatchEvent,
+} from './api/types.js';
+export { BitsError } from './shared/errors.js';
+export {
+  codeOf,
+  describeHresult,
+  ERROR_CONTEXTS,
+  type ErrorContext,
+  formatHresult,
+  HRESULTS,
+  httpErrorHresult,
+  type HresultCode,
+} from './shared/hresult.js';
+export { type Clock, FakeClock, systemClock } from './shared/clock.js';
+export {
+  AUTH_SCHEMES,
+  AUTH_TARGETS,
+  BG_LENGTH_TO_EOF,
+  BG_SIZE_UNKNOWN,
+  DEFAULT_QUOTAS,
+  JOB_PROPERTIES,
+  JOB_STATES,
+  JOB_TYPES,
+  NOTIFY,
+  PRIORITIES,
+  PROXY_USAGES,
+  SECURITY,
+  type AuthScheme,
+  type AuthTarget,
+  type Credentials,
+  type FileProgress,
+  type FileRange,
+  type JobProgress,
+  type JobPropertyName,
+  type JobState,
+  type JobTimes,
+  type JobType,
+  type Priority,
+  type ProxySettings,
+  type ProxyUsage,
+  type Quotas,
+} from './job/types.js';
+export type { BitsEvents, FileEventData, JobErrorEventData, JobEventData } from './queue/events.js';
+export type { ClientCertificate, TransferEngine } from './engine/types.js';
+export { FileEngine } from './engine/file-engine.js';

@@ -1,0 +1,310 @@
+/**
+ * Argument rules of the IBackgroundCopyJob methods (bits-api.md (c), (d)) as pure functions that
+ * return the cleaned value or throw a BitsError naming the argument and what to fix. Checks that
+ * need the file system (does the directory exist?) live in the API layer.
+ */
+import { BitsError, invalidArg } from '../shared/errors.js';
+import {
+  AUTH_SCHEMES,
+  AUTH_TARGETS,
+  type AuthScheme,
+  type AuthTarget,
+  BG_LENGTH_TO_EOF,
+  type Credentials,
+  type FileRange,
+  JOB_TYPES,
+  type JobType,
+  LIMITS,
+  NOTIFY_ALL_FLAGS,
+  PRIORITIES,
+  type Priority,
+  PROXY_USAGES,
+  type ProxySettings,
+  type ProxyUsage,
+  SECURITY,
+  SECURITY_ALL_FLAGS,
+} from './types.js';
+
+const MAX_DWORD = 0xffffffff;
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+export function checkJobType(type: unknown): JobType {
+  if (!JOB_TYPES.includes(type as JobType)) {
+    throw invalidArg(`Job type must be one of ${JOB_TYPES.join(', ')}; got ${JSON.stringify(type)}.`);
+  }
+  return type as JobType;
+}
+
+/** CreateJob's name: E_INVALIDARG when missing or longer than 256 characters. */
+export function checkNewDisplayName(name: unknown): string {
+  if (!isString(name)) throw invalidArg('The display name must be a string.');
+  if (name.length > LIMITS.displayName) {
+    throw invalidArg(`The display name is ${name.length} characters long; the limit is ${LIMITS.displayName}.`);
+  }
+  return name;
+}
+
+export function checkDisplayName(name: unknown): string {
+  if (!isString(name)) throw invalidArg('The display name must be a string.');
+  if (name.length > LIMITS.displayName) {
+    throw new BitsError('BG_E_STRING_TOO_LONG', `The display name is ${name.length} characters long; the limit is ${LIMITS.displayName}.`);
+  }
+  return name;
+}
+
+export function checkDescription(text: unknown): string {
+  if (!isString(text)) throw invalidArg('The description must be a string.');
+  if (text.length > LIMITS.description) {
+    throw new BitsError('BG_E_STRING_TOO_LONG', `The description is ${text.length} characters long; the limit is ${LIMITS.description}.`);
+  }
+  return text;
+}
+
+export function checkPriority(priority: unknown): Priority {
+  if (!PRIORITIES.includes(priority as Priority)) {
+    throw new BitsError('E_NOTIMPL', `Priority must be one of ${PRIORITIES.join(', ')}; got ${JSON.stringify(priority)}.`);
+  }
+  return priority as Priority;
+}
+
+export function checkNotifyFlags(flags: unknown): number {
+  if (!Number.isInteger(flags) || (flags as number) < 0) throw invalidArg('Notify flags must be a non-negative integer.');
+  if (((flags as number) & ~NOTIFY_ALL_FLAGS) !== 0) {
+    throw new BitsError('E_NOTIMPL', `Unknown notify flag bits 0x${((flags as number) & ~NOTIFY_ALL_FLAGS).toString(16)}; known bits are 0x1-0x20.`);
+  }
+  return flags as number;
+}
+
+function checkSeconds(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_DWORD) {
+    throw invalidArg(`${what} must be a whole number of seconds from 0 to ${MAX_DWORD}; got ${JSON.stringify(value)}.`);
+  }
+  return value as number;
+}
+
+/** Values under 5 s become 5 s (SetMinimumRetryDelay). */
+export function checkMinimumRetryDelay(seconds: unknown): number {
+  return Math.max(LIMITS.minRetryDelayFloorSec, checkSeconds(seconds, 'The minimum retry delay'));
+}
+
+export function checkNoProgressTimeout(seconds: unknown): number {
+  return checkSeconds(seconds, 'The no-progress timeout');
+}
+
+/** 0 means no limit (our decision: the docs give no meaning to 0). */
+export function checkMaximumDownloadTime(seconds: unknown): number {
+  return checkSeconds(seconds, 'The maximum download time');
+}
+
+const REMOTE_SCHEMES = new Set(['http:', 'https:', 'file:']);
+
+/**
+ * A remote name: an absolute http, https or file URL of at most 2,200 characters. Unsupported
+ * schemes (ftp:, ...) are E_INVALIDARG as Microsoft documents (a Wine probe suggested
+ * BG_E_PROTOCOL_NOT_AVAILABLE, whose meaning does not fit this case).
+ */
+export function checkRemoteName(remote: unknown, jobType: JobType): URL {
+  if (!isString(remote) || remote.length === 0) throw invalidArg('The remote name must be a non-empty URL.');
+  if (remote.length > LIMITS.remoteName) {
+    throw invalidArg(`The remote name is ${remote.length} characters long; the limit is ${LIMITS.remoteName}.`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(remote)) throw invalidArg('The remote name contains control characters.');
+  let url: URL;
+  try {
+    url = new URL(remote);
+  } catch {
+    throw invalidArg(`The remote name ${JSON.stringify(remote)} is not an absolute URL (expected http://, https:// or file://).`);
+  }
+  if (!REMOTE_SCHEMES.has(url.protocol)) {
+    throw invalidArg(`The remote name uses the unsupported protocol ${url.protocol.slice(0, -1)}; use http, https or file.`);
+  }
+  if (url.protocol === 'file:') {
+    if (jobType !== 'DOWNLOAD') {
+      throw invalidArg(`${jobType} jobs need an http:// or https:// remote name; file:// is supported for DOWNLOAD jobs only.`);
+    }
+    if (/[*?]/.test(decodeURIComponent(url.pathname))) throw invalidArg('A file:// remote name cannot contain wildcards.');
+  } else if (!url.hostname) {
+    throw invalidArg(`The remote name ${JSON.stringify(remote)} has no host.`);
+  }
+  return url;
+}
+
+/** A local name: an absolute path, no NUL, at most 4,096 characters (Linux's PATH_MAX, not MAX_PATH). */
+export function checkLocalName(local: unknown, what = 'The local name'): string {
+  if (!isString(local) || local.length === 0) throw invalidArg(`${what} must be a non-empty absolute path.`);
+  if (local.includes('\0')) throw invalidArg(`${what} contains a NUL character.`);
+  if (!local.startsWith('/')) throw invalidArg(`${what} ${JSON.stringify(local)} is relative; give an absolute path.`);
+  if (local.length > LIMITS.localPath) throw invalidArg(`${what} is longer than ${LIMITS.localPath} characters.`);
+  if (local.endsWith('/')) throw invalidArg(`${what} ${JSON.stringify(local)} names a directory; give a file name.`);
+  return local;
+}
+
+export function checkRanges(ranges: unknown, maxRanges: number): FileRange[] {
+  if (!Array.isArray(ranges) || ranges.length === 0) throw invalidArg('Give at least one byte range.');
+  if (ranges.length > maxRanges) {
+    throw new BitsError('BG_E_TOO_MANY_RANGES_IN_FILE', `${ranges.length} ranges given; the limit per file is ${maxRanges}.`);
+  }
+  const out: FileRange[] = [];
+  for (const r of ranges as unknown[]) {
+    const { initialOffset, length } = (r ?? {}) as { initialOffset?: unknown; length?: unknown };
+    if (!Number.isSafeInteger(initialOffset) || (initialOffset as number) < 0) {
+      throw new BitsError('BG_E_INVALID_RANGE', `Range offset ${JSON.stringify(initialOffset)} is not a valid byte offset (BG_LENGTH_TO_EOF is not allowed as an offset).`);
+    }
+    if (!Number.isSafeInteger(length) || ((length as number) <= 0 && length !== BG_LENGTH_TO_EOF)) {
+      throw new BitsError('BG_E_INVALID_RANGE', `Range length ${JSON.stringify(length)} must be positive or BG_LENGTH_TO_EOF.`);
+    }
+    out.push({ initialOffset: initialOffset as number, length: length as number });
+  }
+  const sorted = [...out].sort((a, b) => a.initialOffset - b.initialOffset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1] as FileRange;
+    const cur = sorted[i] as FileRange;
+    if (prev.length === BG_LENGTH_TO_EOF || prev.initialOffset + prev.length > cur.initialOffset) {
+      throw new BitsError('BG_E_OVERLAPPING_RANGES', `Ranges at offsets ${prev.initialOffset} and ${cur.initialOffset} overlap.`);
+    }
+  }
+  return out;
+}
+
+export function checkProxySettings(usage: unknown, list: unknown, bypass: unknown): ProxySettings {
+  if (!PROXY_USAGES.includes(usage as ProxyUsage)) {
+    throw new BitsError('E_NOTIMPL', `Proxy usage must be one of ${PROXY_USAGES.join(', ')}; got ${JSON.stringify(usage)}.`);
+  }
+  const proxyList = list ?? null;
+  const bypassList = bypass ?? null;
+  if (proxyList !== null && !isString(proxyList)) throw invalidArg('The proxy list must be a string or null.');
+  if (bypassList !== null && !isString(bypassList)) throw invalidArg('The proxy bypass list must be a string or null.');
+  if (usage === 'OVERRIDE') {
+    if (proxyList === null || proxyList.trim() === '') throw invalidArg('OVERRIDE needs a proxy list ("host:port ...").');
+  } else if (proxyList !== null || bypassList !== null) {
+    throw invalidArg(`Proxy and bypass lists must be null unless the usage is OVERRIDE (usage ${String(usage)}).`);
+  }
+  if (proxyList !== null && proxyList.length > LIMITS.proxyList) {
+    throw new BitsError('BG_E_PROXY_LIST_TOO_LARGE', `The proxy list is ${proxyList.length} characters long; the limit is ${LIMITS.proxyList}.`);
+  }
+  if (bypassList !== null && bypassList.length > LIMITS.proxyList) {
+    throw new BitsError('BG_E_PROXY_BYPASS_LIST_TOO_LARGE', `The bypass list is ${bypassList.length} characters long; the limit is ${LIMITS.proxyList}.`);
+  }
+  return { usage: usage as ProxyUsage, proxyList, bypassList };
+}
+
+export function checkAuthTarget(target: unknown): AuthTarget {
+  if (!AUTH_TARGETS.includes(target as AuthTarget)) {
+    throw new BitsError('BG_E_INVALID_AUTH_TARGET', `Credential target must be SERVER or PROXY; got ${JSON.stringify(target)}.`);
+  }
+  return target as AuthTarget;
+}
+
+export function checkAuthScheme(scheme: unknown): AuthScheme {
+  if (!AUTH_SCHEMES.includes(scheme as AuthScheme)) {
+    throw new BitsError('BG_E_INVALID_AUTH_SCHEME', `Credential scheme must be one of ${AUTH_SCHEMES.join(', ')}; got ${JSON.stringify(scheme)}.`);
+  }
+  return scheme as AuthScheme;
+}
+
+export function checkCredentials(value: unknown): Credentials {
+  const c = (value ?? {}) as Record<string, unknown>;
+  const target = checkAuthTarget(c.target);
+  const scheme = checkAuthScheme(c.scheme);
+  const userName = c.userName ?? null;
+  const password = c.password ?? null;
+  if (userName !== null && !isString(userName)) throw invalidArg('userName must be a string or null.');
+  if (password !== null && !isString(password)) throw invalidArg('password must be a string or null.');
+  if (userName !== null && userName.length > LIMITS.userName) {
+    throw new BitsError('BG_E_USERNAME_TOO_LARGE', `The user name is ${userName.length} characters long; the limit is ${LIMITS.userName}.`);
+  }
+  if (password !== null && password.length > LIMITS.password) {
+    throw new BitsError('BG_E_PASSWORD_TOO_LARGE', `The password is longer than ${LIMITS.password} characters.`);
+  }
+  if ((scheme === 'BASIC' || scheme === 'DIGEST') && (userName === null || password === null)) {
+    throw invalidArg(`${scheme} credentials need both a user name and a password.`);
+  }
+  return { target, scheme, userName, password };
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Custom headers: "Name: value" lines, each ended by CRLF (a missing final CRLF is accepted),
+ * at most 16,384 characters. Bare CR or LF inside a line would let a caller inject requests.
+ */
+export function checkCustomHeaders(headers: unknown): string | null {
+  if (headers === null || headers === undefined) return null;
+  if (!isString(headers)) throw invalidArg('Custom headers must be a string of "Name: value" lines, or null.');
+  if (headers.length + 1 > LIMITS.customHeaders) {
+    throw new BitsError('BG_E_STRING_TOO_LONG', `Custom headers are ${headers.length} characters long; the limit is ${LIMITS.customHeaders - 1}.`);
+  }
+  if (headers === '') return null;
+  const body = headers.endsWith('\r\n') ? headers.slice(0, -2) : headers;
+  for (const line of body.split('\r\n')) {
+    if (/[\r\n\0]/.test(line)) throw invalidArg('Custom headers must be separated by CRLF; found a bare CR, LF or NUL.');
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !HEADER_NAME.test(line.slice(0, colon))) {
+      throw invalidArg(`Custom header line ${JSON.stringify(line)} is not "Name: value".`);
+    }
+  }
+  return headers;
+}
+
+export function parseCustomHeaders(headers: string | null): Array<[string, string]> {
+  if (!headers) return [];
+  return headers
+    .split('\r\n')
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()] as [string, string];
+    });
+}
+
+export function checkSecurityFlags(flags: unknown): number {
+  if (!Number.isInteger(flags) || (flags as number) < 0 || ((flags as number) & ~SECURITY_ALL_FLAGS) !== 0) {
+    throw invalidArg(`Security flags 0x${Number(flags).toString(16)} contain unknown bits.`);
+  }
+  if (((flags as number) & SECURITY.REDIRECT_POLICY_MASK) === 0x300) {
+    throw invalidArg('Security flags name two redirect policies (0x100 and 0x200): choose one.');
+  }
+  return flags as number;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function checkHttpMethod(method: unknown): string {
+  if (!isString(method) || !TOKEN.test(method) || method.length > 64) {
+    throw invalidArg(`HTTP method ${JSON.stringify(method)} is not a valid method token.`);
+  }
+  return method;
+}
+
+export function checkNotifyCmdLine(program: unknown, parameters: unknown): { program: string | null; parameters: string | null } {
+  const prog = program ?? null;
+  const params = parameters ?? null;
+  if (prog === null) {
+    if (params !== null) throw invalidArg('Notify parameters need a program.');
+    return { program: null, parameters: null };
+  }
+  if (!isString(prog)) throw invalidArg('The notify program must be a string or null.');
+  if (prog.length > LIMITS.notifyProgram) {
+    throw new BitsError('BG_E_STRING_TOO_LONG', `The notify program path is longer than ${LIMITS.notifyProgram} characters.`);
+  }
+  // No PATH search and no expansion, as on Windows: the program must be an absolute path.
+  checkLocalName(prog, 'The notify program');
+  if (params !== null) {
+    if (!isString(params)) throw invalidArg('Notify parameters must be a string or null.');
+    if (params.length > LIMITS.notifyParameters) {
+      throw new BitsError('BG_E_STRING_TOO_LONG', `Notify parameters are ${params.length} characters long; the limit is ${LIMITS.notifyParameters}.`);
+    }
+  }
+  return { program: prog, parameters: params };
+}
+
+/** The '{8-4-4-4-12}' brace form bitsadmin prints, upper case; accepts it with or without braces. */
+export function normalizeJobId(id: unknown): string {
+  if (!isString(id)) throw invalidArg('A job id must be a GUID string.');
+  const m = /^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$/.exec(id);
+  if (!m || m[1] === undefined) throw invalidArg(`${JSON.stringify(id)} is not a job id ({xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}).`);
+  return `{${m[1].toUpperCase()}}`;
+}

@@ -1,0 +1,79 @@
+/**
+ * Turns a transition's effects into the columns that record them. Pure: given the job as stored,
+ * the machine's answer and `now`, it returns the patch to write in the same transaction, so a
+ * state and its timers, error object and timestamps can never disagree on disk.
+ */
+import type { Effect } from '../job/machine.js';
+import { ACTIVE_STATES, FINAL_STATES, type JobState } from '../job/types.js';
+import type { JobPatch, JobRecord } from '../store/records.js';
+
+export interface TransitionPatchInput {
+  readonly job: JobRecord;
+  readonly next: JobState;
+  readonly effects: readonly Effect[];
+  readonly now: number;
+  /** queue_seq to use when the job (re-)enters QUEUED; undefined keeps its place. */
+  readonly queueSeq: number | undefined;
+}
+
+export function transitionPatch({ job, next, effects, now, queueSeq }: TransitionPatchInput): JobPatch {
+  const patch: { -readonly [K in keyof JobPatch]: JobPatch[K] } = { modifiedAt: now };
+  if (next !== job.state) patch.state = next;
+
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'set-error':
+        patch.errorHresult = effect.error.hresult;
+        patch.errorCode = effect.error.code;
+        patch.errorContext = effect.error.context;
+        patch.errorMessage = effect.error.message;
+        patch.errorFileIndex = effect.error.fileIndex;
+        if (effect.count) patch.errorCount = job.errorCount + 1;
+        break;
+      case 'clear-error':
+        patch.errorHresult = null;
+        patch.errorCode = null;
+        patch.errorContext = null;
+        patch.errorMessage = null;
+        patch.errorFileIndex = null;
+        break;
+      case 'arm-retry':
+        patch.retryAt = effect.retryAt;
+        patch.retryDeadline = effect.deadline;
+        // The no-progress window starts at the first failure of a run of failures.
+        if (job.noProgressSince === null) patch.noProgressSince = now;
+        break;
+      case 'disarm-retry':
+        patch.retryAt = null;
+        patch.retryDeadline = null;
+        break;
+      case 'reset-no-progress':
+        // A fresh start: the next failure opens a new no-progress window.
+        patch.noProgressSince = null;
+        break;
+      case 'reset-active-time':
+        patch.activeMs = 0;
+        break;
+      case 'set-transfer-completion-time':
+        patch.transferredAt = now;
+        break;
+      case 'abort-transfer':
+      case 'delete-temp-files':
+      case 'wake-scheduler':
+      case 'notify':
+        break; // carried out by the shell after commit
+    }
+  }
+
+  const wasActive = ACTIVE_STATES.has(job.state);
+  const isActive = ACTIVE_STATES.has(next);
+  if (!wasActive && isActive) patch.activeSince = now;
+  if (wasActive && !isActive) {
+    const base = patch.activeMs ?? job.activeMs;
+    patch.activeMs = base + Math.max(0, now - (job.activeSince ?? now));
+    patch.activeSince = null;
+  }
+  if (next === 'QUEUED' && job.state !== 'QUEUED' && queueSeq !== undefined) patch.queueSeq = queueSeq;
+  if (FINAL_STATES.has(next) && !FINAL_STATES.has(job.state)) patch.finalAt = now;
+  return patch;
+}

@@ -1,0 +1,323 @@
+/**
+ * The persistent job queue: the only module of bitsd that imports better-sqlite3.
+ *
+ * The database file lives in a data directory created 0700, the file itself 0600. WAL mode,
+ * foreign keys on, a busy timeout so a second process waits instead of failing. Every method is
+ * synchronous (better-sqlite3 is) and small; callers group writes with `transaction()` so that a
+ * state change and what it implies land together or not at all.
+ */
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { BitsError } from '../shared/errors.js';
+import type { AuthScheme, AuthTarget, Credentials } from '../job/types.js';
+import { defaultMigrationsDir, migrate, readMigrations } from './migrate.js';
+import {
+  type FilePatch,
+  type FileRecord,
+  fileFromRow,
+  fileToRow,
+  type JobPatch,
+  type JobRecord,
+  jobFromRow,
+  jobToRow,
+  type SqlRow,
+} from './records.js';
+
+export const DATABASE_FILE = 'bitsd.sqlite';
+
+export interface OpenStoreOptions {
+  readonly dataDir: string;
+  readonly now: number;
+  readonly migrationsDir?: string;
+  readonly busyTimeoutMs?: number;
+}
+
+export interface JobAggregate {
+  readonly filesTotal: number;
+  readonly filesTransferred: number;
+  readonly bytesTransferred: number;
+  /** -1 when any file's size is unknown. */
+  readonly bytesTotal: number;
+}
+
+export interface JobWithAggregate {
+  readonly job: JobRecord;
+  readonly aggregate: JobAggregate;
+}
+
+const FINAL = "('ACKNOWLEDGED', 'CANCELLED')";
+
+const AGGREGATE_SQL = `
+  COUNT(f.idx) AS files_total,
+  COALESCE(SUM(f.transferred), 0) AS files_transferred,
+  COALESCE(SUM(f.bytes_transferred), 0) AS bytes_transferred,
+  CASE WHEN COUNT(f.idx) = 0 THEN 0 WHEN MIN(f.bytes_total) < 0 THEN -1 ELSE SUM(f.bytes_total) END AS bytes_total`;
+
+function splitAggregate(row: SqlRow): JobWithAggregate {
+  const { files_total, files_transferred, bytes_transferred, bytes_total, ...jobRow } = row;
+  return {
+    job: jobFromRow(jobRow),
+    aggregate: {
+      filesTotal: Number(files_total),
+      filesTransferred: Number(files_transferred),
+      bytesTransferred: Number(bytes_transferred),
+      bytesTotal: Number(bytes_total),
+    },
+  };
+}
+
+export class JobStore {
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #updateCache = new Map<string, Database.Statement>();
+  readonly #stmts;
+
+  private constructor(db: Database.Database, path: string) {
+    this.#db = db;
+    this.path = path;
+    this.#stmts = {
+      getJob: db.prepare<[string], SqlRow>('SELECT * FROM jobs WHERE id = ?'),
+      getJobAgg: db.prepare<[string], SqlRow>(
+        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`,
+      ),
+      listLive: db.prepare<[], SqlRow>(
+        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+         WHERE j.state NOT IN ${FINAL} GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+      ),
+      listLiveByOwner: db.prepare<[string], SqlRow>(
+        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+         WHERE j.state NOT IN ${FINAL} AND j.owner = ? GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+      ),
+      countLiveByOwner: db.prepare<[], { owner: string; n: number }>(
+        `SELECT owner, COUNT(*) AS n FROM jobs WHERE state NOT IN ${FINAL} GROUP BY owner`,
+      ),
+      deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
+      getFiles: db.prepare<[string], SqlRow>('SELECT * FROM files WHERE job_id = ? ORDER BY idx'),
+      countFiles: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
+      insertFile: db.prepare(
+        `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
+         VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @transferred, @completed, @ranges, @engine_state)`,
+      ),
+      getCredentials: db.prepare<[string], SqlRow>('SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme'),
+      upsertCredential: db.prepare(
+        `INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (job_id, target, scheme) DO UPDATE SET user_name = excluded.user_name, password = excluded.password`,
+      ),
+      deleteCredential: db.prepare<[string, string, string]>('DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?'),
+      nextQueued: db.prepare<[number], { id: string }>(
+        "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? ORDER BY queue_seq LIMIT 1",
+      ),
+      queuedAtLevel: db.prepare<[number, number], { id: string }>(
+        "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? ORDER BY queue_seq LIMIT ?",
+      ),
+      hasQueuedAtOrAbove: db.prepare<[number], { one: number }>(
+        "SELECT 1 AS one FROM jobs WHERE state = 'QUEUED' AND priority <= ? LIMIT 1",
+      ),
+      maxQueueSeq: db.prepare<[], { m: number | null }>('SELECT MAX(queue_seq) AS m FROM jobs'),
+      earliestRetry: db.prepare<[], { at: number | null }>("SELECT MIN(retry_at) AS at FROM jobs WHERE state = 'TRANSIENT_ERROR'"),
+      dueRetries: db.prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND retry_at <= ? ORDER BY retry_at"),
+      earliestCancel: db.prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
+      dueCancels: db.prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
+      pendingCancels: db.prepare<[], SqlRow>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at'),
+      oldestLiveModified: db.prepare<[], { at: number | null }>(`SELECT MIN(modified_at) AS at FROM jobs WHERE state NOT IN ${FINAL}`),
+      inactiveSince: db.prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
+      activeJobs: db.prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
+      purgeFinal: db.prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND final_at <= ?`),
+    };
+  }
+
+  /** Opens (creating if needed) the database in `dataDir`, with owner-only permissions, migrated. */
+  static open(options: OpenStoreOptions): JobStore {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const dirStat = statSync(options.dataDir);
+    if (!dirStat.isDirectory()) {
+      throw new BitsError('ERROR_DIRECTORY', `The data directory ${options.dataDir} is not a directory.`);
+    }
+    // mkdir's mode is filtered by the umask and ignored for an existing directory: enforce it.
+    if ((dirStat.mode & 0o077) !== 0) chmodSync(options.dataDir, 0o700);
+    const path = join(options.dataDir, DATABASE_FILE);
+    // Create the file 0600 before SQLite does, so it never exists with looser permissions.
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+      migrate(db, readMigrations(options.migrationsDir ?? defaultMigrationsDir()), options.now);
+      for (const suffix of ['-wal', '-shm']) {
+        try {
+          chmodSync(path + suffix, 0o600);
+        } catch {
+          // The WAL and shared-memory files appear lazily; SQLite creates them with the db's mode.
+        }
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new JobStore(db, path);
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction: all of its writes land, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------------
+
+  insertJob(job: JobRecord): void {
+    const row = jobToRow(job);
+    const cols = Object.keys(row);
+    this.#cachedStatement(`insert:${cols.join(',')}`, () =>
+      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
+    ).run(row);
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const row = this.#stmts.getJob.get(id);
+    return row ? jobFromRow(row) : undefined;
+  }
+
+  getJobWithAggregate(id: string): JobWithAggregate | undefined {
+    const row = this.#stmts.getJobAgg.get(id);
+    return row ? splitAggregate(row) : undefined;
+  }
+
+  /** Jobs not yet final, oldest first, with their progress totals; one query whatever the count. */
+  listLiveJobs(owner?: string): JobWithAggregate[] {
+    const rows = owner === undefined ? this.#stmts.listLive.all() : this.#stmts.listLiveByOwner.all(owner);
+    return rows.map(splitAggregate);
+  }
+
+  countLiveJobsByOwner(): Map<string, number> {
+    return new Map(this.#stmts.countLiveByOwner.all().map((r) => [r.owner, r.n]));
+  }
+
+  updateJob(id: string, patch: JobPatch): void {
+    const row = jobToRow(patch);
+    const cols = Object.keys(row);
+    if (cols.length === 0) return;
+    this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
+      `UPDATE jobs SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @__id`,
+    ).run({ ...row, __id: id });
+  }
+
+  deleteJob(id: string): void {
+    this.#stmts.deleteJob.run(id);
+  }
+
+  /** Removes final jobs that reached their final state before `before` (and owe no Cancel-Session). */
+  purgeFinalJobs(before: number): number {
+    return this.#stmts.purgeFinal.run(before).changes;
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  getFiles(jobId: string): FileRecord[] {
+    return this.#stmts.getFiles.all(jobId).map(fileFromRow);
+  }
+
+  countFiles(jobId: string): number {
+    return this.#stmts.countFiles.get(jobId)?.n ?? 0;
+  }
+
+  insertFile(file: FileRecord): void {
+    this.#stmts.insertFile.run(fileToRow(file));
+  }
+
+  updateFile(jobId: string, index: number, patch: FilePatch): void {
+    const row = fileToRow(patch);
+    const cols = Object.keys(row);
+    if (cols.length === 0) return;
+    this.#cachedStatement(`update-file:${cols.join(',')}`, () =>
+      `UPDATE files SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE job_id = @__job AND idx = @__idx`,
+    ).run({ ...row, __job: jobId, __idx: index });
+  }
+
+  // ---- credentials ---------------------------------------------------------------------------
+
+  getCredentials(jobId: string): Credentials[] {
+    return this.#stmts.getCredentials.all(jobId).map((r) => ({
+      target: r.target as AuthTarget,
+      scheme: r.scheme as AuthScheme,
+      userName: r.user_name === null ? null : String(r.user_name),
+      password: r.password === null ? null : String(r.password),
+    }));
+  }
+
+  setCredential(jobId: string, c: Credentials): void {
+    this.#stmts.upsertCredential.run(jobId, c.target, c.scheme, c.userName, c.password);
+  }
+
+  removeCredential(jobId: string, target: AuthTarget, scheme: AuthScheme): void {
+    this.#stmts.deleteCredential.run(jobId, target, scheme);
+  }
+
+  // ---- scheduler queries ---------------------------------------------------------------------
+
+  /** The first QUEUED job of a priority level (0 FOREGROUND .. 3 LOW), by queue order. */
+  nextQueued(priority: number): string | undefined {
+    return this.#stmts.nextQueued.get(priority)?.id;
+  }
+
+  queuedAtLevel(priority: number, limit: number): string[] {
+    return this.#stmts.queuedAtLevel.all(priority, limit).map((r) => r.id);
+  }
+
+  hasQueuedAtOrAbove(priority: number): boolean {
+    return this.#stmts.hasQueuedAtOrAbove.get(priority) !== undefined;
+  }
+
+  maxQueueSeq(): number {
+    return this.#stmts.maxQueueSeq.get()?.m ?? 0;
+  }
+
+  earliestRetryAt(): number | null {
+    return this.#stmts.earliestRetry.get()?.at ?? null;
+  }
+
+  dueRetries(now: number): string[] {
+    return this.#stmts.dueRetries.all(now).map((r) => r.id);
+  }
+
+  earliestCancelAt(): number | null {
+    return this.#stmts.earliestCancel.get()?.at ?? null;
+  }
+
+  dueCancels(now: number): string[] {
+    return this.#stmts.dueCancels.all(now).map((r) => r.id);
+  }
+
+  pendingCancels(): JobRecord[] {
+    return this.#stmts.pendingCancels.all().map(jobFromRow);
+  }
+
+  oldestLiveModifiedAt(): number | null {
+    return this.#stmts.oldestLiveModified.get()?.at ?? null;
+  }
+
+  inactiveJobs(modifiedAtOrBefore: number): string[] {
+    return this.#stmts.inactiveSince.all(modifiedAtOrBefore).map((r) => r.id);
+  }
+
+  activeJobIds(): string[] {
+    return this.#stmts.activeJobs.all().map((r) => r.id);
+  }
+
+  #cachedStatement(key: string, sql: () => string): Database.Statement {
+    let stmt = this.#updateCache.get(key);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql());
+      this.#updateCache.set(key, stmt);
+    }
+    return stmt;
+  }
+}
