@@ -191,6 +191,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const job: JobRecord = newJobRecord(`{${uuidv4().toUpperCase()}}`, displayName, type, owner, now);
     this.store.insertJob(job);
     this.#liveCounts.set(owner, userCount + 1);
+    // The new job's 90-day inactivity expiry may be the earliest due time now.
+    this.scheduler.wake();
     return job;
   }
 

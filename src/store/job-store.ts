@@ -166,6 +166,23 @@ export class JobStore {
     if (this.#db.open) this.#db.close();
   }
 
+  /** The applied migrations, for diagnostics and tests. */
+  appliedMigrations(): Array<{ version: number; name: string; checksum: string }> {
+    return this.#db.prepare<[], { version: number; name: string; checksum: string }>('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all();
+  }
+
+  /** The schema as SQL (sqlite_schema, stable order): the snapshot test compares it to a fixture. */
+  schemaSql(): string {
+    const rows = this.#db
+      .prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name")
+      .all();
+    return `${rows.map((r) => `${r.sql};`).join('\n\n')}\n`;
+  }
+
+  userVersion(): number {
+    return this.#db.pragma('user_version', { simple: true }) as number;
+  }
+
   /** Runs `fn` in one IMMEDIATE transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn).immediate();

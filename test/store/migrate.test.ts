@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { cp, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { defaultMigrationsDir } from '../../src/store/migrate.js';
+import { DATABASE_FILE, JobStore } from '../../src/store/job-store.js';
+import { tempDir } from '../helpers/temp.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const SNAPSHOT = join(root, 'test/store/schema.sql');
+
+describe('migrations', () => {
+  it('a fresh database gets every migration, with checksums and user_version', async () => {
+    const dir = await tempDir();
+    const store = JobStore.open({ dataDir: join(dir, 'data'), now: 1 });
+    const applied = store.appliedMigrations();
+    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql']);
+    expect(applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(store.userVersion()).toBe(1);
+    store.close();
+  });
+
+  it('re-running is a no-op', async () => {
+    const dir = await tempDir();
+    JobStore.open({ dataDir: dir, now: 1 }).close();
+    const again = JobStore.open({ dataDir: dir, now: 2 });
+    expect(again.appliedMigrations()).toHaveLength(1);
+    again.close();
+  });
+
+  it('several runners at once (separate processes) all succeed and apply each file once', async () => {
+    const dir = await tempDir();
+    const child = join(root, 'dist/test/fixtures/open-store.js');
+    const results = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, dir])));
+    for (const r of results) expect(r.stdout.trim()).toBe('1');
+    const store = JobStore.open({ dataDir: dir, now: 3 });
+    expect(store.appliedMigrations()).toHaveLength(1);
+    store.close();
+  });
+
+  it('refuses to start when an applied migration was edited, naming the file', async () => {
+    const dir = await tempDir();
+    const migrations = join(dir, 'migrations');
+    await cp(defaultMigrationsDir(), migrations, { recursive: true });
+    JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: migrations }).close();
+    const file = join(migrations, '0001_init.sql');
+    await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited\n`);
+    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2, migrationsDir: migrations })).toThrowError(/0001_init\.sql was edited/);
+  });
+
+  it('refuses a database newer than the code', async () => {
+    const dir = await tempDir();
+    const migrations = join(dir, 'migrations');
+    await cp(defaultMigrationsDir(), migrations, { recursive: true });
+    await writeFile(join(migrations, '0002_future.sql'), 'CREATE TABLE future (x INTEGER);');
+    JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: migrations }).close();
+    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 2 .*newer than this bitsd knows \(1\)/);
+  });
+
+  it('refuses badly named or out-of-sequence files', async () => {
+    const dir = await tempDir();
+    const migrations = join(dir, 'migrations');
+    await cp(defaultMigrationsDir(), migrations, { recursive: true });
+    await writeFile(join(migrations, '0003_gap.sql'), 'SELECT 1;');
+    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0003_gap\.sql breaks the sequence/);
+  });
+
+  it('creates the data directory 0700 and the database 0600', async () => {
+    const dir = join(await tempDir(), 'nested', 'data');
+    const store = JobStore.open({ dataDir: dir, now: 1 });
+    store.close();
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, DATABASE_FILE))).mode & 0o777).toBe(0o600);
+  });
+
+  it('matches the schema snapshot (test/store/schema.sql; regenerate with UPDATE_SCHEMA=1)', async () => {
+    const store = JobStore.open({ dataDir: await tempDir(), now: 1 });
+    const schema = store.schemaSql();
+    store.close();
+    if (process.env.UPDATE_SCHEMA === '1') await writeFile(SNAPSHOT, schema);
+    expect(schema).toBe(await readFile(SNAPSHOT, 'utf8'));
+  });
+});

@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { type JobEvent, type MachineJob, planTransientFailure, transition } from '../../../src/job/machine.js';
+import { JOB_STATES, type JobState } from '../../../src/job/types.js';
+
+const NOW = 1_000_000;
+const failure = { hresult: 0x801901f7, code: 'BG_E_HTTP_ERROR_503', context: 'REMOTE_FILE', message: 'x', fileIndex: 0 };
+
+function job(state: JobState, over: Partial<MachineJob> = {}): MachineJob {
+  return {
+    state,
+    type: 'DOWNLOAD',
+    filesTotal: 1,
+    filesTransferred: 0,
+    minimumRetryDelaySec: 600,
+    noProgressTimeoutSec: 1_209_600,
+    noProgressSince: null,
+    ...over,
+  };
+}
+
+function next(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}): JobState {
+  const r = transition(job(state, over), event, NOW);
+  if (!r.ok) throw r.error;
+  return r.state;
+}
+
+function effects(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}): string[] {
+  const r = transition(job(state, over), event, NOW);
+  if (!r.ok) throw r.error;
+  return r.effects.map((e) => (e.type === 'notify' ? `notify:${e.kind}` : e.type));
+}
+
+function refused(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}): string {
+  const r = transition(job(state, over), event, NOW);
+  if (r.ok) throw new Error(`${event.type} from ${state} was accepted`);
+  return r.error.code;
+}
+
+const ACTIVE: JobState[] = ['CONNECTING', 'TRANSFERRING'];
+const FINAL: JobState[] = ['ACKNOWLEDGED', 'CANCELLED'];
+const NON_FINAL = JOB_STATES.filter((s) => !FINAL.includes(s));
+
+describe('job state machine (bits-api.md (b))', () => {
+  it('SUSPENDED -> QUEUED on Resume with files', () => {
+    expect(next('SUSPENDED', { type: 'RESUME' })).toBe('QUEUED');
+    expect(effects('SUSPENDED', { type: 'RESUME' })).toContain('wake-scheduler');
+  });
+
+  it('Resume without files is BG_E_EMPTY and changes nothing', () => {
+    expect(refused('SUSPENDED', { type: 'RESUME' }, { filesTotal: 0 })).toBe('BG_E_EMPTY');
+  });
+
+  it('QUEUED -> CONNECTING when dispatched; CONNECTING -> TRANSFERRING when connected', () => {
+    expect(next('QUEUED', { type: 'DISPATCH' })).toBe('CONNECTING');
+    expect(next('CONNECTING', { type: 'CONNECTED' })).toBe('TRANSFERRING');
+  });
+
+  it('QUEUED -> TRANSIENT_ERROR (network lost), not counted as an error', () => {
+    const r = transition(job('QUEUED'), { type: 'TRANSIENT_FAILURE', error: failure }, NOW);
+    expect(r.ok && r.state).toBe('TRANSIENT_ERROR');
+    expect(r.ok && r.effects).toContainEqual({ type: 'set-error', error: failure, count: false });
+  });
+
+  it.each(ACTIVE)('%s -> TRANSIENT_ERROR on a recoverable failure, counted, retry armed', (state) => {
+    const r = transition(job(state), { type: 'TRANSIENT_FAILURE', error: failure }, NOW);
+    expect(r.ok && r.state).toBe('TRANSIENT_ERROR');
+    expect(r.ok && r.effects).toContainEqual({ type: 'set-error', error: failure, count: true });
+    expect(r.ok && r.effects).toContainEqual({ type: 'arm-retry', retryAt: NOW + 600_000, deadline: NOW + 1_209_600_000 });
+  });
+
+  it.each(ACTIVE)('%s -> ERROR on a fatal failure, JobError raised', (state) => {
+    expect(next(state, { type: 'FATAL_FAILURE', error: failure })).toBe('ERROR');
+    expect(effects(state, { type: 'FATAL_FAILURE', error: failure })).toContain('notify:error');
+  });
+
+  it.each(ACTIVE)('%s -> ERROR when MaxDownloadTime is exceeded (BG_E_MAXDOWNLOAD_TIMEOUT)', (state) => {
+    const r = transition(job(state), { type: 'MAX_DOWNLOAD_TIME' }, NOW);
+    expect(r.ok && r.state).toBe('ERROR');
+    const set = r.ok ? r.effects.find((e) => e.type === 'set-error') : undefined;
+    expect(set && set.type === 'set-error' && set.error.code).toBe('BG_E_MAXDOWNLOAD_TIMEOUT');
+  });
+
+  it.each(ACTIVE)('%s -> QUEUED when preempted or recovered after a crash', (state) => {
+    expect(next(state, { type: 'PREEMPT' })).toBe('QUEUED');
+    expect(next(state, { type: 'RECOVER' })).toBe('QUEUED');
+  });
+
+  it.each(ACTIVE)('%s -> TRANSFERRED when the last file is done, JobTransferred raised, no JobModification', (state) => {
+    expect(next(state, { type: 'ALL_TRANSFERRED' })).toBe('TRANSFERRED');
+    const fx = effects(state, { type: 'ALL_TRANSFERRED' });
+    expect(fx).toContain('notify:transferred');
+    expect(fx).toContain('set-transfer-completion-time');
+    expect(fx).not.toContain('notify:modification');
+  });
+
+  it('TRANSIENT_ERROR -> QUEUED when the retry delay elapsed, or on Resume', () => {
+    expect(next('TRANSIENT_ERROR', { type: 'RETRY_DUE' })).toBe('QUEUED');
+    expect(next('TRANSIENT_ERROR', { type: 'RESUME' })).toBe('QUEUED');
+  });
+
+  it('TRANSIENT_ERROR -> ERROR when the no-progress timeout expires', () => {
+    expect(next('TRANSIENT_ERROR', { type: 'NO_PROGRESS_TIMEOUT' })).toBe('ERROR');
+    expect(effects('TRANSIENT_ERROR', { type: 'NO_PROGRESS_TIMEOUT' })).toContain('notify:error');
+  });
+
+  it('a transient failure goes straight to ERROR when NoProgressTimeout is 0', () => {
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { noProgressTimeoutSec: 0 })).toBe('ERROR');
+  });
+
+  it('a transient failure goes straight to ERROR when the retry delay exceeds the no-progress timeout', () => {
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { minimumRetryDelaySec: 100, noProgressTimeoutSec: 50 })).toBe('ERROR');
+  });
+
+  it('a transient failure after the no-progress window closed goes to ERROR', () => {
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { noProgressSince: NOW - 1_209_600_000 })).toBe('ERROR');
+  });
+
+  it('the retry never falls after the no-progress deadline', () => {
+    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 60, minimumRetryDelaySec: 600 }), NOW)).toBeNull();
+    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 900, minimumRetryDelaySec: 600 }), NOW))
+      .toEqual({ retryAt: NOW + 600_000, deadline: NOW - 1000 + 900_000 });
+  });
+
+  it('ERROR -> QUEUED on Resume, clearing the error and the counters', () => {
+    expect(next('ERROR', { type: 'RESUME' })).toBe('QUEUED');
+    expect(effects('ERROR', { type: 'RESUME' })).toEqual(expect.arrayContaining(['clear-error', 'reset-no-progress', 'reset-active-time']));
+  });
+
+  it('TRANSFERRED -> QUEUED on Resume after AddFile; unchanged when nothing is left to do (decision)', () => {
+    expect(next('TRANSFERRED', { type: 'RESUME' }, { filesTotal: 2, filesTransferred: 1 })).toBe('QUEUED');
+    expect(next('TRANSFERRED', { type: 'RESUME' }, { filesTotal: 1, filesTransferred: 1 })).toBe('TRANSFERRED');
+  });
+
+  it.each(['QUEUED', 'CONNECTING', 'TRANSFERRING'] as const)('Resume in an action state (%s) is a no-op', (state) => {
+    expect(next(state, { type: 'RESUME' })).toBe(state);
+    expect(effects(state, { type: 'RESUME' })).toEqual([]);
+  });
+
+  it.each(NON_FINAL)('%s -> SUSPENDED on Suspend (already SUSPENDED: no change)', (state) => {
+    expect(next(state, { type: 'SUSPEND' })).toBe('SUSPENDED');
+    if (state === 'SUSPENDED') expect(effects(state, { type: 'SUSPEND' })).toEqual([]);
+    else expect(effects(state, { type: 'SUSPEND' })).toContain('abort-transfer');
+  });
+
+  it.each(NON_FINAL)('%s -> CANCELLED on Cancel and on the 90-day inactivity expiry', (state) => {
+    expect(next(state, { type: 'CANCEL' })).toBe('CANCELLED');
+    expect(effects(state, { type: 'CANCEL' })).toEqual(expect.arrayContaining(['abort-transfer', 'delete-temp-files']));
+    expect(next(state, { type: 'INACTIVITY_EXPIRED' })).toBe('CANCELLED');
+  });
+
+  it.each(NON_FINAL)('download %s: Complete is allowed, then ACKNOWLEDGED', (state) => {
+    expect(next(state, { type: 'COMPLETE' })).toBe(state);
+    expect(next(state, { type: 'COMPLETED' })).toBe('ACKNOWLEDGED');
+  });
+
+  it.each(['UPLOAD', 'UPLOAD_REPLY'] as const)('%s: Complete only from TRANSFERRED', (type) => {
+    expect(next('TRANSFERRED', { type: 'COMPLETE' }, { type })).toBe('TRANSFERRED');
+    for (const state of NON_FINAL.filter((s) => s !== 'TRANSFERRED')) {
+      expect(refused(state, { type: 'COMPLETE' }, { type })).toBe('BG_E_INVALID_STATE');
+    }
+  });
+
+  it('a failed rename during Complete leaves the job TRANSFERRED', () => {
+    expect(next('TRANSFERRING', { type: 'COMPLETE_FAILED' })).toBe('TRANSFERRED');
+  });
+
+  it('setters (MODIFY) are allowed in every non-final state and raise JobModification', () => {
+    for (const state of NON_FINAL) {
+      expect(next(state, { type: 'MODIFY' })).toBe(state);
+      expect(effects(state, { type: 'MODIFY' })).toEqual(['notify:modification']);
+    }
+  });
+
+  describe('illegal calls are refused with BG_E_INVALID_STATE', () => {
+    const ALL_EVENTS: JobEvent[] = [
+      { type: 'RESUME' }, { type: 'SUSPEND' }, { type: 'CANCEL' }, { type: 'COMPLETE' }, { type: 'COMPLETED' },
+      { type: 'COMPLETE_FAILED' }, { type: 'MODIFY' }, { type: 'DISPATCH' }, { type: 'CONNECTED' },
+      { type: 'ALL_TRANSFERRED' }, { type: 'TRANSIENT_FAILURE', error: failure }, { type: 'FATAL_FAILURE', error: failure },
+      { type: 'PREEMPT' }, { type: 'RETRY_DUE' }, { type: 'NO_PROGRESS_TIMEOUT' }, { type: 'MAX_DOWNLOAD_TIME' },
+      { type: 'INACTIVITY_EXPIRED' }, { type: 'RECOVER' },
+    ];
+
+    it.each(FINAL)('every event on a final job (%s)', (state) => {
+      for (const event of ALL_EVENTS) expect(refused(state, event)).toBe('BG_E_INVALID_STATE');
+    });
+
+    const allowedFrom: Record<string, readonly JobState[]> = {
+      DISPATCH: ['QUEUED'],
+      CONNECTED: ['CONNECTING'],
+      ALL_TRANSFERRED: ACTIVE,
+      PREEMPT: ACTIVE,
+      RECOVER: ACTIVE,
+      MAX_DOWNLOAD_TIME: ACTIVE,
+      RETRY_DUE: ['TRANSIENT_ERROR'],
+      NO_PROGRESS_TIMEOUT: ['TRANSIENT_ERROR'],
+      TRANSIENT_FAILURE: ['QUEUED', ...ACTIVE],
+      FATAL_FAILURE: ['QUEUED', ...ACTIVE],
+    };
+    for (const [type, from] of Object.entries(allowedFrom)) {
+      it(`${type} outside ${from.join('/')}`, () => {
+        const event = ALL_EVENTS.find((e) => e.type === type) as JobEvent;
+        for (const state of NON_FINAL.filter((s) => !from.includes(s))) {
+          expect(refused(state, event)).toBe('BG_E_INVALID_STATE');
+        }
+      });
+    }
+  });
+});
