@@ -38,6 +38,8 @@ export interface BitsEvents {
 /** Every change, whatever the notify flags: what watch() and IPC subscriptions follow. */
 export interface InternalEvents {
   change: [JobEventData & { readonly kind: 'state' | 'progress' | 'property' }];
+  /** A notify command line ran (exitCode null: it could not start). */
+  'notify-command': [{ readonly jobId: string; readonly exitCode: number | null; readonly error: string | null }];
   /** A listener threw: reported so it can be logged. */
   'listener-error': [unknown];
 }

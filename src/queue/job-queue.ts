@@ -20,6 +20,7 @@ import type { EngineState, ReplyInfo, TransferEngine, TransferFile, TransferJob 
 import { Scheduler, type SchedulerHost } from '../scheduler/scheduler.js';
 import { transitionPatch } from './apply-transition.js';
 import { QueueEmitter, type JobEventData } from './events.js';
+import { NotifyCommands } from './notify-command.js';
 import { RemoteCancels } from './remote-cancels.js';
 
 export interface JobQueueOptions {
@@ -62,6 +63,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   readonly #liveCounts: Map<string, number>;
   readonly #lastProgressEvent = new Map<string, number>();
   readonly #cancels: RemoteCancels;
+  readonly #commands: NotifyCommands;
   #queueSeq: number;
 
   constructor(options: JobQueueOptions) {
@@ -73,6 +75,11 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.#liveCounts = this.store.countLiveJobsByOwner();
     this.#queueSeq = this.store.maxQueueSeq();
     this.#cancels = new RemoteCancels(this);
+    this.#commands = new NotifyCommands({
+      clock: this.clock,
+      current: (id) => this.store.getJob(id),
+      onResult: (jobId, exitCode, error) => this.events.safeEmit('notify-command', { jobId, exitCode, error: error?.message ?? null }),
+    });
     this.scheduler = new Scheduler(this, this.clock, {
       maxBackground: options.maxBackground,
       maxForeground: options.maxForeground,
@@ -92,6 +99,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   async stop(): Promise<void> {
+    this.#commands.stop();
     await this.scheduler.stop();
     await this.#cancels.stop();
   }
@@ -155,6 +163,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   /** Emits a public event if the job's notify flags ask for it. */
   notify(job: JobRecord, kind: 'transferred' | 'error' | 'modification'): void {
+    if (kind !== 'modification') this.#commands.trigger(job, kind);
     const flags = job.notifyFlags;
     if (flags & NOTIFY.DISABLE) return;
     const data = eventData(job);

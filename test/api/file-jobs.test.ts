@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackgroundCopyManager, BitsError, NOTIFY } from '../../src/index.js';
 import type { BackgroundCopyJob } from '../../src/index.js';
-import { tempDir } from '../helpers/temp.js';
+import { tempDir, waitFor } from '../helpers/temp.js';
 
 let dir: string;
 let out: string;
@@ -188,5 +188,37 @@ describe('events and notify flags', () => {
     await expect(job.watch({ signal: controller.signal }).next()).rejects.toBeDefined();
     expect(job).toBeDefined();
     expect(BitsError).toBeDefined();
+  });
+});
+
+describe('notify command line', () => {
+  it('runs the program (no shell) when the job is TRANSFERRED, and again after the retry delay while it fails', async () => {
+    const marker = join(dir, 'ran.txt');
+    const job = await mgr.createJob('cmd', 'DOWNLOAD');
+    // The script fails the first time (no marker yet) and succeeds the second time.
+    const script = `echo run >> ${marker}; test $(wc -l < ${marker}) -ge 2`;
+    await job.setNotifyCmdLine('/bin/sh', `/bin/sh -c "${script}"`);
+    await job.setMinimumRetryDelay(5);
+    const results: Array<number | null> = [];
+    mgr.queue.events.on('notify-command', (r) => results.push(r.exitCode));
+    await job.addFile(await src('a', 'a'), join(out, 'a'));
+    await job.resume();
+    expect(await settle(job)).toBe('TRANSFERRED');
+    await waitFor(() => results.length >= 2, 15_000, 'the command to run twice');
+    expect(results).toEqual([1, 0]);
+    expect((await readFile(marker, 'utf8')).trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a program that cannot start is reported, not fatal', async () => {
+    const job = await mgr.createJob('cmd', 'DOWNLOAD');
+    await job.setNotifyCmdLine(join(dir, 'no-such-program'), null);
+    const results: Array<string | null> = [];
+    mgr.queue.events.on('notify-command', (r) => results.push(r.error));
+    await job.addFile(await src('a', 'a'), join(out, 'a'));
+    await job.resume();
+    expect(await settle(job)).toBe('TRANSFERRED');
+    await waitFor(() => results.length >= 1, 5000, 'the failure report');
+    expect(results[0]).toMatch(/ENOENT/);
+    expect(await job.complete()).toBe('S_OK');
   });
 });
