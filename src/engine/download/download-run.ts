@@ -1,0 +1,109 @@
+/**
+ * What one download of one file needs (the run), and the progress tracker that mirrors what has
+ * been reported to the runner so each step can compare against it. The target/events split lets
+ * the same code download a DOWNLOAD job's file and, later, an UPLOAD_REPLY job's reply.
+ */
+import type { FileRange } from '../../job/types.js';
+import type { Clock } from '../../shared/clock.js';
+import { BitsError } from '../../shared/errors.js';
+import type { HttpTransport } from '../../transport/types.js';
+import type { Env } from '../../transport/proxy-resolver.js';
+import type { EngineState, TransferJob } from '../types.js';
+import { redirectPolicy } from './redirect-policy.js';
+
+export interface DownloadTarget {
+  readonly url: string;
+  /** Absolute path of the temp file the bytes go to. */
+  readonly tempName: string;
+  /** BG_SIZE_UNKNOWN (-1) until known. */
+  readonly bytesTotal: number;
+  /** Durable bytes in the temp file so far. */
+  readonly bytesTransferred: number;
+  readonly ranges: readonly FileRange[] | null;
+  readonly engineState: EngineState;
+}
+
+export interface DownloadEvents {
+  connected(): void;
+  setTotal(bytesTotal: number): void;
+  progress(bytesTransferred: number, engineState?: EngineState): void;
+  saveState(engineState: EngineState): void;
+  /** ALLOW_REPORT redirects: the final URL. */
+  setRemoteName(url: string): void;
+}
+
+export interface DownloadRun {
+  readonly job: TransferJob;
+  readonly target: DownloadTarget;
+  readonly events: DownloadEvents;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly transport: HttpTransport;
+  /** Response headers / between body chunks (ms). */
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** PRECONFIG proxy environment; undefined: process.env. */
+  readonly env: Env | undefined;
+  readonly progressBytes: number | undefined;
+  readonly progressIntervalMs: number | undefined;
+}
+
+/** Mirrors the file's reported size, progress and engine state, and reports only changes. */
+export class Tracker {
+  total: number;
+  transferred: number;
+  state: EngineState;
+  #url: string;
+  readonly #events: DownloadEvents;
+  readonly #reportRedirects: boolean;
+
+  constructor(run: DownloadRun) {
+    this.total = run.target.bytesTotal;
+    this.transferred = run.target.bytesTransferred;
+    this.state = run.target.engineState;
+    this.#url = run.target.url;
+    this.#events = run.events;
+    this.#reportRedirects = redirectPolicy(run.job.securityFlags) === 'ALLOW_REPORT';
+  }
+
+  connected(): void {
+    this.#events.connected();
+  }
+
+  setTotal(total: number): void {
+    if (total === this.total) return;
+    this.total = total;
+    this.#events.setTotal(total);
+  }
+
+  progress(transferred: number, state?: EngineState): void {
+    this.transferred = transferred;
+    if (state === undefined) {
+      this.#events.progress(transferred);
+    } else {
+      this.state = state;
+      this.#events.progress(transferred, state);
+    }
+  }
+
+  saveState(state: EngineState): void {
+    this.state = state;
+    this.#events.saveState(state);
+  }
+
+  /** The URL the server answered from; reported once it differs, under ALLOW_REPORT. */
+  answeredFrom(url: string): void {
+    if (url === this.#url) return;
+    this.#url = url;
+    if (this.#reportRedirects) this.#events.setRemoteName(url);
+  }
+}
+
+export function checkMaxDownloadSize(job: { readonly maxDownloadSize: number | null }, size: number | null): void {
+  if (job.maxDownloadSize === null || size === null || size <= job.maxDownloadSize) return;
+  throw new BitsError('BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED', `The file (${size} bytes) exceeds the job's maximum download size of ${job.maxDownloadSize} bytes.`, {
+    context: 'REMOTE_FILE',
+    transient: false,
+    details: { size, maxDownloadSize: job.maxDownloadSize },
+  });
+}

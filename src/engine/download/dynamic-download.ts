@@ -1,0 +1,59 @@
+/**
+ * The DYNAMIC_CONTENT download (and the custom-verb download of HttpOptions2::SetHttpMethod): one
+ * plain request, no HEAD, no Range; the server need not send a size. Any interruption restarts
+ * the file from byte 0, so each call starts over. MAX_DOWNLOAD_SIZE caps what is accepted.
+ */
+import { httpStatusError } from '../../transport/http-status.js';
+import { writeBody } from './body-writer.js';
+import { checkMaxDownloadSize, type DownloadRun, type Tracker } from './download-run.js';
+import { modificationTime, readRemoteInfo } from './remote-file.js';
+import type { RemoteClient } from './remote-client.js';
+import { TempFile } from './temp-file.js';
+
+export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tracker: Tracker, method: string): Promise<void> {
+  const { response, url } = await client.fetch(method, run.target.url);
+  tracker.connected();
+  if (response.status < 200 || response.status > 299) {
+    await response.dump();
+    throw httpStatusError(response.status);
+  }
+  tracker.answeredFrom(url);
+  const info = readRemoteInfo(response.headers);
+  try {
+    checkMaxDownloadSize(run.job, info.size);
+  } catch (err) {
+    await response.dump();
+    throw err;
+  }
+  if (tracker.transferred !== 0 || Object.keys(tracker.state).length > 0) tracker.progress(0, {});
+  if (info.size !== null) tracker.setTotal(info.size);
+  let opened: { file: TempFile; offset: number };
+  try {
+    opened = await TempFile.open(run.target.tempName, 0);
+  } catch (err) {
+    await response.dump();
+    throw err;
+  }
+  const { file } = opened;
+  try {
+    const written = await writeBody({
+      body: response.body,
+      file,
+      position: 0,
+      expected: info.size,
+      maxFileSize: run.job.maxDownloadSize,
+      clock: run.clock,
+      signal: run.signal,
+      onDurable: (size) => tracker.progress(size),
+      ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
+      ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
+    });
+    const mtime = modificationTime(info.lastModified);
+    if (mtime !== null) await file.setModificationTime(mtime);
+    await file.flush();
+    tracker.setTotal(written);
+    tracker.progress(written);
+  } finally {
+    await file.close();
+  }
+}

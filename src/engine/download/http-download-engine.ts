@@ -1,0 +1,123 @@
+/**
+ * The HTTP(S) download engine: TransferEngine for DOWNLOAD jobs over http and https.
+ *
+ * It writes the file's bytes into `file.tempName` and reports durable progress; it never renames
+ * the temp file into place (the runner does that on Complete). See docs/download-engine.md for
+ * the behaviour and its choices.
+ */
+import type { JobType } from '../../job/types.js';
+import { BitsError } from '../../shared/errors.js';
+import type { Env } from '../../transport/proxy-resolver.js';
+import type { HttpTransport } from '../../transport/types.js';
+import type { TransferContext, TransferEngine } from '../types.js';
+import { type DownloadEvents, type DownloadRun, type DownloadTarget, Tracker } from './download-run.js';
+import { downloadDynamic } from './dynamic-download.js';
+import { RemoteClient } from './remote-client.js';
+import { downloadStatic } from './static-download.js';
+
+export interface HttpDownloadEngineOptions {
+  readonly transport: HttpTransport;
+  /** Time allowed for response headers and between body chunks (ms). Default 60 s. */
+  readonly timeoutMs?: number;
+  /** TCP/TLS connect timeout (ms). Default 30 s. */
+  readonly connectTimeoutMs?: number;
+  /** Environment for PRECONFIG proxy settings. Default: process.env (read by the transport). */
+  readonly env?: Env;
+  /** Progress (after fdatasync) at least every this many bytes. Default 8 MiB. */
+  readonly progressBytes?: number;
+  /** ... or every this many ms. Default 1 s. */
+  readonly progressIntervalMs?: number;
+}
+
+export interface DownloadRequest {
+  readonly ctx: Pick<TransferContext, 'job' | 'signal' | 'clock'>;
+  readonly target: DownloadTarget;
+  readonly events: DownloadEvents;
+}
+
+/** Keeps a transient failure of a custom-verb job from being retried: BITS makes those fatal. */
+function fatal(err: unknown): unknown {
+  if (!(err instanceof BitsError) || !err.transient) return err;
+  return new BitsError(err.code, err.message, {
+    context: err.context,
+    transient: false,
+    cause: err,
+    ...(err.details !== undefined ? { details: err.details } : {}),
+  });
+}
+
+export class HttpDownloadEngine implements TransferEngine {
+  readonly name = 'http-download';
+  readonly #options: HttpDownloadEngineOptions;
+
+  constructor(options: HttpDownloadEngineOptions) {
+    this.#options = options;
+  }
+
+  handles(jobType: JobType, remote: URL): boolean {
+    return jobType === 'DOWNLOAD' && (remote.protocol === 'http:' || remote.protocol === 'https:');
+  }
+
+  transfer(ctx: TransferContext): Promise<void> {
+    const { file } = ctx;
+    return this.download({
+      ctx,
+      target: {
+        url: file.remoteName,
+        tempName: file.tempName,
+        bytesTotal: file.bytesTotal,
+        bytesTransferred: file.bytesTransferred,
+        ranges: file.ranges,
+        engineState: file.engineState,
+      },
+      events: {
+        connected: () => ctx.connected(),
+        setTotal: (n) => ctx.setTotal(n),
+        progress: (n, state) => (state === undefined ? ctx.progress(n) : ctx.progress(n, state)),
+        saveState: (state) => ctx.saveState(state),
+        setRemoteName: (url) => ctx.setRemoteName(url),
+      },
+    });
+  }
+
+  /**
+   * Downloads one URL into one temp file. Exposed for engines that download as part of a larger
+   * exchange (the reply of an UPLOAD_REPLY job), with their own target and progress callbacks.
+   */
+  async download(request: DownloadRequest): Promise<void> {
+    const o = this.#options;
+    const { job, signal, clock } = request.ctx;
+    const run: DownloadRun = {
+      job,
+      target: request.target,
+      events: request.events,
+      signal,
+      clock,
+      transport: o.transport,
+      timeoutMs: o.timeoutMs ?? 60_000,
+      connectTimeoutMs: o.connectTimeoutMs ?? 30_000,
+      env: o.env,
+      progressBytes: o.progressBytes,
+      progressIntervalMs: o.progressIntervalMs,
+    };
+    const client = new RemoteClient({ transport: o.transport, job, signal, timeoutMs: run.timeoutMs, connectTimeoutMs: run.connectTimeoutMs, env: o.env });
+    const tracker = new Tracker(run);
+    const verb = job.httpMethod?.toUpperCase();
+    let completed = false;
+    try {
+      if (verb !== undefined && verb !== 'GET') {
+        await downloadDynamic(run, client, tracker, job.httpMethod ?? verb).catch((err: unknown) => {
+          throw fatal(err);
+        });
+      } else if (job.dynamicContent) {
+        await downloadDynamic(run, client, tracker, 'GET');
+      } else {
+        await downloadStatic(run, client, tracker);
+      }
+      completed = true;
+    } finally {
+      if (completed) await client.close();
+      else await client.destroy();
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Requests of one download transfer: one kept-alive connection per origin, the job's custom
+ * headers on every request, answers to 401 challenges with the job's SERVER credentials, and
+ * redirects followed by hand under the job's redirect policy (redirect-policy.ts).
+ */
+import type { Credentials } from '../../job/types.js';
+import type { Env } from '../../transport/proxy-resolver.js';
+import type { HttpConnection, HttpResponse, HttpTransport } from '../../transport/types.js';
+import type { TransferJob } from '../types.js';
+import { answerChallenge, type AuthState, authorizationFor, basicAuthorization } from './http-auth.js';
+import { followRedirect, isRedirect } from './redirect-policy.js';
+
+/** Sent unless the job's custom headers set their own User-Agent. */
+export const USER_AGENT = 'Microsoft BITS/7.8 bitsd/0.1';
+
+/** "Name: value" lines (CRLF or LF separated) to a header record with lower-cased names. */
+export function parseCustomHeaders(text: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text === null) return out;
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (name === '') continue;
+    const value = line.slice(colon + 1).trim();
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  }
+  return out;
+}
+
+/** PROXY-target Basic credentials as a Proxy-Authorization value, or null. */
+export function proxyAuthorization(credentials: readonly Credentials[]): string | null {
+  const basic = credentials.find((c) => c.target === 'PROXY' && c.scheme === 'BASIC');
+  return basic ? basicAuthorization(basic.userName ?? '', basic.password ?? '') : null;
+}
+
+export interface RemoteClientOptions {
+  readonly transport: HttpTransport;
+  readonly job: TransferJob;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly env: Env | undefined;
+}
+
+export interface FetchResult {
+  readonly response: HttpResponse;
+  /** The URL that answered (after redirects). */
+  readonly url: string;
+}
+
+export class RemoteClient {
+  readonly #o: RemoteClientOptions;
+  readonly #connections = new Map<string, HttpConnection>();
+  readonly #auth = new Map<string, AuthState>();
+  readonly #custom: Record<string, string>;
+
+  constructor(options: RemoteClientOptions) {
+    this.#o = options;
+    this.#custom = parseCustomHeaders(options.job.customHeaders);
+  }
+
+  /** Sends `method` to `url`, following redirects; returns the first non-redirect response. */
+  async fetch(method: string, url: string, headers: Readonly<Record<string, string>> = {}): Promise<FetchResult> {
+    let current = new URL(url);
+    let verb = method;
+    for (let hops = 0; ; hops++) {
+      const response = await this.#send(verb, current, headers);
+      if (!isRedirect(response.status)) return { response, url: current.href };
+      const location = response.headers.location;
+      await response.dump();
+      current = followRedirect({ status: response.status, location, from: current, hops, securityFlags: this.#o.job.securityFlags });
+      // 303 turns a GET into a GET of the new resource; HEAD stays HEAD.
+      if (response.status === 303 && verb !== 'HEAD') verb = 'GET';
+    }
+  }
+
+  #connection(origin: string): HttpConnection {
+    let conn = this.#connections.get(origin);
+    if (!conn) {
+      const job = this.#o.job;
+      conn = this.#o.transport.connect({
+        origin,
+        proxy: job.proxy,
+        proxyAuthorization: proxyAuthorization(job.credentials),
+        securityFlags: job.securityFlags,
+        clientCertificate: job.clientCertificate,
+        connectTimeoutMs: this.#o.connectTimeoutMs,
+        ...(this.#o.env !== undefined ? { env: this.#o.env } : {}),
+      });
+      this.#connections.set(origin, conn);
+    }
+    return conn;
+  }
+
+  async #send(method: string, url: URL, extra: Readonly<Record<string, string>>): Promise<HttpResponse> {
+    const conn = this.#connection(url.origin);
+    const path = `${url.pathname}${url.search}`;
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...this.#custom, ...extra };
+    const known = this.#auth.get(url.origin);
+    if (known) headers.authorization = authorizationFor(known, method, path);
+    const send = (): Promise<HttpResponse> =>
+      conn.request({ method, path, headers, signal: this.#o.signal, timeoutMs: this.#o.timeoutMs });
+    const first = await send();
+    if (first.status !== 401) return first;
+    const answer = answerChallenge(first.headers['www-authenticate'], this.#o.job.credentials);
+    if (!answer) return first;
+    // One answer per request: a second 401 means the credentials were rejected (fatal 0x80190191).
+    await first.dump();
+    this.#auth.set(url.origin, answer);
+    headers.authorization = authorizationFor(answer, method, path);
+    return send();
+  }
+
+  /** Graceful close of every connection (after a completed transfer). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#connections.values()].map((c) => c.close().catch(() => undefined)));
+    this.#connections.clear();
+  }
+
+  /** Immediate close (error or abort): nothing more is read from any server. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.#connections.values()].map((c) => c.destroy().catch(() => undefined)));
+    this.#connections.clear();
+  }
+}

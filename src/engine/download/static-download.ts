@@ -1,0 +1,181 @@
+/**
+ * The resumable download of a static file (the default, Windows BITS's way): HEAD for the size
+ * and validators, then ranged GETs from the durable offset into the temp file.
+ *
+ * Resume safety: the stored validators (size, Last-Modified, strong ETag) must match the HEAD,
+ * and each ranged GET carries If-Range, so a file that changes between HEAD and GET comes back as
+ * a 200 with new validators instead of bytes of a different version. Any sign of change (new
+ * validators, 412, 416, a Content-Range with another size) restarts the file from byte 0 within
+ * the same call, at most MAX_RESTARTS times.
+ */
+import { BitsError } from '../../shared/errors.js';
+import { httpStatusError } from '../../transport/http-status.js';
+import type { HttpResponse } from '../../transport/types.js';
+import { writeBody } from './body-writer.js';
+import { checkMaxDownloadSize, type DownloadRun, type Tracker } from './download-run.js';
+import { locate, planSegments, type Segment, totalLength } from './range-plan.js';
+import {
+  fromEngineState,
+  ifRangeValue,
+  modificationTime,
+  parseContentRange,
+  type RemoteInfo,
+  readRemoteInfo,
+  sameRemote,
+  type StoredRemote,
+  storedRemote,
+  toEngineState,
+} from './remote-file.js';
+import type { RemoteClient } from './remote-client.js';
+import { TempFile } from './temp-file.js';
+
+export const MAX_RESTARTS = 3;
+
+/** The remote file is not the one the stored bytes came from: start the file over. */
+class RemoteChanged extends Error {
+  override readonly name = 'RemoteChanged';
+}
+
+function invalidResponse(message: string): BitsError {
+  return new BitsError('BG_E_INVALID_SERVER_RESPONSE', message, { context: 'REMOTE_FILE', transient: false });
+}
+
+function noRangeSupport(url: string): BitsError {
+  return new BitsError('BG_E_INSUFFICIENT_RANGE_SUPPORT', `The server of ${url} does not honour byte ranges (set DYNAMIC_CONTENT for such servers).`, {
+    context: 'REMOTE_FILE',
+    transient: false,
+  });
+}
+
+interface Probe {
+  readonly url: string;
+  readonly info: RemoteInfo;
+  readonly remote: StoredRemote;
+}
+
+async function probe(run: DownloadRun, client: RemoteClient, tracker: Tracker, url: string): Promise<Probe> {
+  const { response, url: answered } = await client.fetch('HEAD', url);
+  tracker.connected();
+  await response.dump();
+  if (response.status < 200 || response.status > 299) throw httpStatusError(response.status);
+  tracker.answeredFrom(answered);
+  const info = readRemoteInfo(response.headers);
+  if (info.size === null) {
+    throw new BitsError('BG_E_MISSING_FILE_SIZE', `The server did not return the size of ${answered} (no Content-Length in the HEAD response); set DYNAMIC_CONTENT for dynamic content.`, {
+      context: 'REMOTE_FILE',
+      transient: false,
+    });
+  }
+  return { url: answered, info, remote: storedRemote(info, info.size) };
+}
+
+/** Checks a ranged GET's answer; returns how many body bytes to write, or throws. */
+async function acceptRange(response: HttpResponse, p: Probe, start: number, end: number, wholeOk: boolean): Promise<number> {
+  const { status, headers } = response;
+  if (status === 206) {
+    const range = parseContentRange(headers['content-range']);
+    if (range === null) {
+      await response.dump();
+      throw invalidResponse(`206 response without a single-range Content-Range (got "${headers['content-range'] ?? ''}").`);
+    }
+    if (range.size !== null && range.size !== p.remote.size) {
+      await response.dump();
+      throw new RemoteChanged();
+    }
+    if (range.start !== start || range.end > end) {
+      await response.dump();
+      throw invalidResponse(`Asked for bytes ${start}-${end}, the server sent ${range.start}-${range.end}.`);
+    }
+    return range.end - range.start + 1;
+  }
+  if (status === 200) {
+    const info = readRemoteInfo(headers);
+    // If-Range answers a changed file with 200 and the new version's validators.
+    const changed = !sameRemote(p.remote, storedRemote(info, info.size ?? p.remote.size));
+    if (!changed && wholeOk) return p.remote.size;
+    await response.dump();
+    throw changed ? new RemoteChanged() : noRangeSupport(p.url);
+  }
+  await response.dump();
+  if (status === 412 || status === 416) throw new RemoteChanged();
+  throw httpStatusError(status);
+}
+
+/** Whether a 200 to this ranged GET is as good as a 206: the whole file was asked for from 0. */
+function wholeFileOk(p: Probe, start: number, end: number): boolean {
+  return p.info.acceptRanges && start === 0 && end === p.remote.size - 1;
+}
+
+async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker, url: string): Promise<string> {
+  const p = await probe(run, client, tracker, url);
+  const segments: Segment[] = planSegments(run.target.ranges, p.remote.size);
+  const total = totalLength(segments);
+  checkMaxDownloadSize(run.job, total);
+
+  const stored = fromEngineState(tracker.state);
+  const unchanged = stored !== null && sameRemote(stored, p.remote);
+  const wanted = unchanged && tracker.transferred <= total ? tracker.transferred : 0;
+  tracker.setTotal(total);
+  const { file, offset } = await TempFile.open(run.target.tempName, wanted);
+  try {
+    const state = toEngineState(p.remote);
+    if (offset !== tracker.transferred || !unchanged) tracker.progress(offset, state);
+
+    let position = offset;
+    for (let cursor = locate(segments, position); cursor !== null; cursor = locate(segments, position)) {
+      const seg = segments[cursor.index];
+      if (seg === undefined) break;
+      const start = seg.start + cursor.done;
+      const end = seg.start + seg.length - 1;
+      const validator = ifRangeValue(p.remote);
+      const headers: Record<string, string> = {
+        range: run.target.ranges === null ? `bytes=${start}-` : `bytes=${start}-${end}`,
+        ...(validator !== null ? { 'if-range': validator } : {}),
+      };
+      const { response } = await client.fetch('GET', p.url, headers);
+      tracker.connected();
+      const expected = await acceptRange(response, p, start, end, wholeFileOk(p, start, end));
+      const written = await writeBody({
+        body: response.body,
+        file,
+        position,
+        expected,
+        maxFileSize: run.job.maxDownloadSize,
+        clock: run.clock,
+        signal: run.signal,
+        onDurable: (size) => tracker.progress(size),
+        ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
+        ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
+      });
+      position += written;
+    }
+    const mtime = modificationTime(p.remote.lastModified);
+    if (mtime !== null) await file.setModificationTime(mtime);
+    await file.flush();
+    tracker.progress(position);
+    return p.url;
+  } finally {
+    await file.close();
+  }
+}
+
+export async function downloadStatic(run: DownloadRun, client: RemoteClient, tracker: Tracker): Promise<void> {
+  let url = run.target.url;
+  for (let restarts = 0; ; restarts++) {
+    try {
+      await attempt(run, client, tracker, url);
+      return;
+    } catch (err) {
+      if (!(err instanceof RemoteChanged)) throw err;
+      if (restarts >= MAX_RESTARTS) {
+        throw new BitsError('BG_E_REMOTE_FILE_CHANGED', `The remote file ${url} kept changing during the download.`, {
+          context: 'REMOTE_FILE',
+          transient: true,
+        });
+      }
+      // Forget the old validators and bytes: the next attempt starts the file over.
+      tracker.progress(0, {});
+      url = run.target.url;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The HttpTransport of bitsd, over undici: the only module that imports undici.
+ *
+ * connect() returns a connection for one origin: an undici Client (keep-alive, pipelining 1, so
+ * one request on the wire at a time) when the request goes direct, or a ProxyAgent when a proxy
+ * applies (proxy-resolver.ts). Plain http goes through the proxy as a forward request (absolute
+ * URI), https through a CONNECT tunnel, as WinHTTP does. The dispatcher is built on the first
+ * request, so that a bad proxy setting or an unreadable client certificate surfaces as the request's
+ * BitsError (the job's error) instead of an exception from connect().
+ *
+ * undici closes the socket after a HEAD response (servers that wrongly send a body to HEAD would
+ * otherwise corrupt the next response); bitsd keeps that safety, at the cost of one reconnect.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { buildConnector, Client, type Dispatcher, ProxyAgent } from 'undici';
+import { abortReason, mapTransportError } from './error-mapping.js';
+import { type Env, resolveProxy } from './proxy-resolver.js';
+import { wrapResponse } from './response.js';
+import { buildTlsPolicy, type PeerVerifier } from './tls-policy.js';
+import type { ConnectOptions, HttpConnection, HttpRequest, HttpResponse, HttpTransport } from './types.js';
+
+export interface UndiciTransportOptions {
+  /** Extra trusted CA certificates (PEM texts), in addition to Node's roots (e.g. a company CA). */
+  readonly ca?: readonly string[];
+  /** How long an idle kept-alive socket stays open (ms). Default 4 s (undici's default). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Default headers/body timeout when a request gives none (ms). Default 120 s. */
+  readonly defaultTimeoutMs?: number;
+  /** Clock for certificate date checks. Default Date.now. */
+  readonly now?: () => number;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+type ConnectCallback = Parameters<buildConnector.connector>[1];
+
+/** Runs `verify` on every new TLS socket before undici sends anything on it. */
+function verifyingConnector(inner: buildConnector.connector, verify: PeerVerifier): buildConnector.connector {
+  return (opts, callback: ConnectCallback) => {
+    inner(opts, (...args) => {
+      const [err, socket] = args;
+      if (err !== null) {
+        callback(err, null);
+        return;
+      }
+      if (opts.protocol === 'https:') {
+        const problem = verify(socket as TLSSocket, opts.servername ?? opts.hostname);
+        if (problem) {
+          (socket as Socket).destroy();
+          callback(problem, null);
+          return;
+        }
+      }
+      callback(null, socket);
+    });
+  };
+}
+
+function originOf(text: string): URL {
+  const url = new URL(text);
+  return new URL(`${url.protocol}//${url.host}`);
+}
+
+class UndiciConnection implements HttpConnection {
+  readonly #options: ConnectOptions;
+  readonly #transport: Required<Omit<UndiciTransportOptions, 'ca'>> & { ca: readonly string[] };
+  readonly #origin: URL;
+  #dispatcher: Promise<Dispatcher> | undefined;
+  #closed = false;
+
+  constructor(options: ConnectOptions, transport: Required<Omit<UndiciTransportOptions, 'ca'>> & { ca: readonly string[] }) {
+    this.#options = options;
+    this.#transport = transport;
+    this.#origin = originOf(options.origin);
+  }
+
+  async #build(): Promise<Dispatcher> {
+    const o = this.#options;
+    const env: Env = o.env ?? process.env;
+    const decision = resolveProxy(this.#origin, o.proxy, env);
+    const connectTimeout = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const tlsPolicy =
+      this.#origin.protocol === 'https:'
+        ? await buildTlsPolicy({
+            securityFlags: o.securityFlags,
+            clientCertificate: o.clientCertificate,
+            extraCa: this.#transport.ca,
+            now: this.#transport.now,
+          })
+        : undefined;
+    const tlsOptions = { ...(tlsPolicy?.options ?? {}), timeout: connectTimeout };
+    const verify = tlsPolicy?.verify ?? null;
+    const clientOptions = { pipelining: 1, keepAliveTimeout: this.#transport.keepAliveTimeoutMs };
+
+    if (decision.kind === 'direct') {
+      const connector = buildConnector(tlsOptions);
+      return new Client(this.#origin, {
+        ...clientOptions,
+        connect: verify ? verifyingConnector(connector, verify) : connector,
+      });
+    }
+    return new ProxyAgent({
+      uri: decision.uri,
+      ...(o.proxyAuthorization !== null ? { token: o.proxyAuthorization } : {}),
+      // Forward requests for http, CONNECT tunnels for https (WinHTTP's behaviour).
+      proxyTunnel: false,
+      proxyTls: { timeout: connectTimeout },
+      requestTls: tlsOptions,
+      factory: (origin: string | URL, opts: object): Dispatcher => {
+        // The tunnel connector ProxyAgent hands its clients does the TLS handshake with the origin;
+        // wrap it so the job's partial certificate checks run on that socket too.
+        const connect = (opts as { connect?: unknown }).connect;
+        const wrapped =
+          verify && typeof connect === 'function' ? verifyingConnector(connect as buildConnector.connector, verify) : connect;
+        return new Client(origin, { ...(opts as Client.Options), ...clientOptions, ...(wrapped ? { connect: wrapped as buildConnector.connector } : {}) });
+      },
+    });
+  }
+
+  #path(path: string): string {
+    if (path.startsWith('/')) return path;
+    const url = new URL(path);
+    if (url.origin !== this.#origin.origin) {
+      throw new TypeError(`Request URL ${url.origin} is not on this connection's origin ${this.#origin.origin}.`);
+    }
+    return `${url.pathname}${url.search}`;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    if (this.#closed) throw new TypeError('The connection is closed.');
+    const signal = req.signal;
+    if (signal?.aborted) throw abortReason(signal);
+    const timeout = req.timeoutMs ?? this.#transport.defaultTimeoutMs;
+    try {
+      this.#dispatcher ??= this.#build();
+      const dispatcher = await this.#dispatcher;
+      const data = await dispatcher.request({
+        origin: this.#origin.origin,
+        path: this.#path(req.path),
+        method: req.method as Dispatcher.HttpMethod,
+        headers: { ...req.headers },
+        body: req.body ?? null,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        ...(signal ? { signal } : {}),
+      });
+      return wrapResponse(data, signal);
+    } catch (err) {
+      // A failed build (bad proxy, unreadable certificate) is retried on the next request.
+      if (this.#dispatcher && !(await this.#dispatcher.then(() => true, () => false))) this.#dispatcher = undefined;
+      throw mapTransportError(err, signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const d = await this.#settled();
+    if (d && !d.closed && !d.destroyed) await d.close();
+  }
+
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    const d = await this.#settled();
+    if (d && !d.destroyed) await d.destroy();
+  }
+
+  async #settled(): Promise<(Dispatcher & { closed?: boolean; destroyed?: boolean }) | undefined> {
+    if (!this.#dispatcher) return undefined;
+    return this.#dispatcher.then(
+      (d) => d,
+      () => undefined,
+    );
+  }
+}
+
+export class UndiciTransport implements HttpTransport {
+  readonly #options: Required<Omit<UndiciTransportOptions, 'ca'>> & { ca: readonly string[] };
+
+  constructor(options: UndiciTransportOptions = {}) {
+    this.#options = {
+      ca: options.ca ?? [],
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 4_000,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      now: options.now ?? Date.now,
+    };
+  }
+
+  connect(options: ConnectOptions): HttpConnection {
+    return new UndiciConnection(options, this.#options);
+  }
+}

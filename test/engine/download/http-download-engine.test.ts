@@ -1,0 +1,212 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
+import { toEngineState } from '../../../src/engine/download/remote-file.js';
+import { BitsError } from '../../../src/shared/errors.js';
+import { UndiciTransport } from '../../../src/transport/undici-transport.js';
+import { startServer } from '../../transport/helpers.js';
+import { baseJob, content, FakeRunner, type FileServer, startFileServer } from './fixtures.js';
+
+async function failure(p: Promise<unknown>): Promise<BitsError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof BitsError) return err;
+    throw err;
+  }
+  throw new Error('expected the transfer to fail');
+}
+
+describe('HttpDownloadEngine (static files)', () => {
+  let server: FileServer | undefined;
+  let dir: string;
+  const engine = new HttpDownloadEngine({ transport: new UndiciTransport(), timeoutMs: 5_000, progressBytes: 16 * 1024 });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bitsd-dl-'));
+  });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const runner = (extra: ConstructorParameters<typeof FakeRunner>[1] extends infer F ? Partial<F> : never = {}): FakeRunner => {
+    const r = new FakeRunner(baseJob(), { remoteName: `${server?.url ?? ''}/file.bin`, tempName: join(dir, 'BIT1234.tmp'), ...extra });
+    r.expected = server?.file.content ?? null;
+    return r;
+  };
+
+  it('handles DOWNLOAD jobs over http and https only', () => {
+    expect(engine.handles('DOWNLOAD', new URL('http://x/a'))).toBe(true);
+    expect(engine.handles('DOWNLOAD', new URL('https://x/a'))).toBe(true);
+    expect(engine.handles('UPLOAD', new URL('http://x/a'))).toBe(false);
+    expect(engine.handles('DOWNLOAD', new URL('file:///a'))).toBe(false);
+  });
+
+  it('downloads a whole file byte-identical, with HEAD then a ranged GET, durable progress and the server time', async () => {
+    server = await startFileServer({ content: content(300_000) });
+    const r = runner();
+    r.job = { ...r.job, customHeaders: 'X-Token: abc\r\nX-Other: 1\r\n' };
+    await engine.transfer(r.context());
+    expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
+    expect(r.file.bytesTotal).toBe(300_000);
+    expect(r.progress.at(-1)).toBe(300_000);
+    expect(r.progress.length).toBeGreaterThan(3);
+    expect([...r.progress].sort((a, b) => a - b)).toEqual(r.progress);
+    expect(r.calls[0]).toBe('connected');
+    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''}`)).toEqual(['HEAD ', 'GET bytes=0-']);
+    expect(server.requests.every((q) => q.headers['x-token'] === 'abc' && q.headers['x-other'] === '1')).toBe(true);
+    expect(server.requests[1]?.headers['if-range']).toBe('"v1"');
+    expect(statSync(r.file.tempName).mtime.getTime()).toBe(Date.parse(server.file.lastModified));
+    // undici closes the socket after a HEAD (servers that send a body to HEAD would corrupt the
+    // next response); the GET then runs on a second connection.
+    expect(server.connections).toBe(2);
+  });
+
+  it('resumes from the persisted offset and cuts off bytes past it', async () => {
+    server = await startFileServer();
+    const offset = 40_000;
+    const garbage = Buffer.concat([server.file.content.subarray(0, offset), Buffer.alloc(5_000, 0xee)]);
+    writeFileSync(join(dir, 'BIT1234.tmp'), garbage);
+    const state = toEngineState({ size: 100_000, lastModified: server.file.lastModified, etag: '"v1"' });
+    const r = runner({ bytesTransferred: offset, bytesTotal: 100_000, engineState: state });
+    await engine.transfer(r.context());
+    expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
+    expect(server.requests[1]?.headers.range).toBe(`bytes=${offset}-`);
+    expect(r.calls).not.toContain('progress 0');
+  });
+
+  it('reports a dropped connection as transient and resumes on the next call', async () => {
+    server = await startFileServer({ content: content(200_000), dropAfter: 70_000 });
+    const r = runner();
+    const err = await failure(engine.transfer(r.context()));
+    expect(err.transient).toBe(true);
+    expect(err.code).toBe('ERROR_WINHTTP_CONNECTION_ERROR');
+    const durable = r.file.bytesTransferred;
+    expect(durable).toBeGreaterThan(0);
+    expect(durable).toBeLessThanOrEqual(70_000);
+    await engine.transfer(r.context());
+    expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
+    expect(server.requests.at(-1)?.headers.range).toBe(`bytes=${durable}-`);
+  });
+
+  it('restarts from zero when the remote size or time changed', async () => {
+    server = await startFileServer();
+    writeFileSync(join(dir, 'BIT1234.tmp'), server.file.content.subarray(0, 30_000));
+    const old = toEngineState({ size: 90_000, lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT', etag: null });
+    const r = runner({ bytesTransferred: 30_000, bytesTotal: 90_000, engineState: old });
+    await engine.transfer(r.context());
+    expect(r.calls).toContain('setTotal 100000');
+    expect(r.calls).toContain('progress 0');
+    expect(server.requests[1]?.headers.range).toBe('bytes=0-');
+    expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
+
+    // Same size, new Last-Modified: also a restart.
+    const r2 = runner({ bytesTransferred: 30_000, bytesTotal: 100_000, engineState: toEngineState({ size: 100_000, lastModified: 'Tue, 02 Jan 2024 00:00:00 GMT', etag: null }) });
+    await engine.transfer(r2.context());
+    expect(r2.calls).toContain('progress 0');
+    expect(readFileSync(r2.file.tempName).equals(server.file.content)).toBe(true);
+  });
+
+  it('fails with BG_E_INSUFFICIENT_RANGE_SUPPORT without range support, and succeeds with DYNAMIC_CONTENT', async () => {
+    server = await startFileServer({ ranges: false });
+    const r = runner();
+    const err = await failure(engine.transfer(r.context()));
+    expect(err.code).toBe('BG_E_INSUFFICIENT_RANGE_SUPPORT');
+    expect(err.transient).toBe(false);
+
+    server.requests.length = 0;
+    server.file.sendLength = false;
+    const d = runner();
+    d.job = { ...d.job, dynamicContent: true };
+    await engine.transfer(d.context());
+    expect(readFileSync(d.file.tempName).equals(server.file.content)).toBe(true);
+    expect(d.file.bytesTotal).toBe(100_000);
+    expect(server.requests.map((q) => q.method)).toEqual(['GET']);
+    expect(server.requests[0]?.headers.range).toBeUndefined();
+  });
+
+  it('fails with BG_E_MISSING_FILE_SIZE when HEAD gives no size', async () => {
+    server = await startFileServer({ sendLength: false });
+    const err = await failure(engine.transfer(runner().context()));
+    expect(err.code).toBe('BG_E_MISSING_FILE_SIZE');
+    expect(err.transient).toBe(false);
+    expect(err.context).toBe('REMOTE_FILE');
+  });
+
+  it('maps 404 to fatal 0x80190194 and 503 to transient 0x801901F7', async () => {
+    server = await startFileServer({ status: 404 });
+    const notFound = await failure(engine.transfer(runner().context()));
+    expect(notFound.hresult).toBe(0x80190194);
+    expect(notFound.transient).toBe(false);
+    expect(notFound.context).toBe('REMOTE_FILE');
+    server.file.status = 503;
+    const busy = await failure(engine.transfer(runner().context()));
+    expect(busy.hresult).toBe(0x801901f7);
+    expect(busy.transient).toBe(true);
+  });
+
+  it('caps the download at MAX_DOWNLOAD_SIZE', async () => {
+    server = await startFileServer();
+    const r = runner();
+    r.job = { ...r.job, maxDownloadSize: 50_000 };
+    const err = await failure(engine.transfer(r.context()));
+    expect(err.code).toBe('BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED');
+    expect(err.transient).toBe(false);
+    expect(server.requests.map((q) => q.method)).toEqual(['HEAD']);
+
+    // Dynamic content without a size: stopped while streaming.
+    server.file.sendLength = false;
+    const d = runner();
+    d.job = { ...d.job, dynamicContent: true, maxDownloadSize: 50_000 };
+    const dynamic = await failure(engine.transfer(d.context()));
+    expect(dynamic.code).toBe('BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED');
+    expect(statSync(d.file.tempName).size).toBeLessThanOrEqual(50_000);
+  });
+
+  it('reports a full disk (/dev/full) as a transient ERROR_DISK_FULL in LOCAL_FILE', async () => {
+    server = await startFileServer();
+    const r = runner({ tempName: '/dev/full' });
+    const err = await failure(engine.transfer(r.context()));
+    expect(err.code).toBe('ERROR_DISK_FULL');
+    expect(err.hresult).toBe(0x80070070);
+    expect(err.context).toBe('LOCAL_FILE');
+    expect(err.transient).toBe(true);
+    expect(r.progress.filter((n) => n > 0)).toEqual([]);
+  });
+
+  it('reports a missing destination directory as a fatal ERROR_PATH_NOT_FOUND', async () => {
+    server = await startFileServer();
+    const err = await failure(engine.transfer(runner({ tempName: join(dir, 'missing', 'BIT1.tmp') }).context()));
+    expect(err.code).toBe('ERROR_PATH_NOT_FOUND');
+    expect(err.transient).toBe(false);
+    expect(err.context).toBe('LOCAL_FILE');
+  });
+
+  it('stops promptly when the signal aborts mid-body and keeps the durable progress', async () => {
+    const stalling = await startServer((req, res) => {
+      res.writeHead(200, { 'content-length': '100000', 'accept-ranges': 'bytes', 'last-modified': 'Sun, 01 Jun 2025 12:00:00 GMT' });
+      if (req.method === 'HEAD') res.end();
+      else res.write(Buffer.alloc(30_000, 1));
+    });
+    try {
+      const ac = new AbortController();
+      const r = new FakeRunner(baseJob(), { remoteName: `${stalling.url}/f`, tempName: join(dir, 'BIT9.tmp') });
+      const pending = engine.transfer(r.context(ac.signal));
+      setTimeout(() => ac.abort(), 300);
+      const started = Date.now();
+      const err = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as Error).name).toBe('AbortError');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(r.file.bytesTransferred).toBeLessThanOrEqual(30_000);
+    } finally {
+      await stalling.close();
+    }
+  });
+});
