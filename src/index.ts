@@ -1,7 +1,7 @@
 /**
  * bitsd's public API: the BITS job manager in process, its error type and vocabulary.
  */
-export { BackgroundCopyManager, defaultDataDir, type ManagerOptions } from './api/manager.js';
+export { BackgroundCopyManager, defaultDataDir, defaultEngines, type ManagerOptions } from './api/manager.js';
 export type {
   BackgroundCopyFile,
   BackgroundCopyJob,
@@ -57,3 +57,5 @@ export {
 export type { BitsEvents, FileEventData, JobErrorEventData, JobEventData } from './queue/events.js';
 export type { ClientCertificate, TransferEngine } from './engine/types.js';
 export { FileEngine } from './engine/file-engine.js';
+export { HttpDownloadEngine, type HttpDownloadEngineOptions } from './engine/download/index.js';
+export { UndiciTransport } from './transport/undici-transport.js';

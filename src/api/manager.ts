@@ -14,6 +14,8 @@ import { JobQueue } from '../queue/job-queue.js';
 import type { BitsEvents } from '../queue/events.js';
 import type { PendingCancellation } from '../queue/remote-cancels.js';
 import { FileEngine } from '../engine/file-engine.js';
+import { HttpDownloadEngine } from '../engine/download/index.js';
+import { UndiciTransport } from '../transport/undici-transport.js';
 import type { TransferEngine } from '../engine/types.js';
 import { BackgroundCopyJobImpl } from './job.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions } from './types.js';
@@ -32,8 +34,8 @@ export interface ManagerOptions {
   /** Round-robin slice within a priority level. Default 60 s. */
   readonly timeSliceMs?: number;
   /**
-   * Transfer engines, tried in order. Default: the engines bitsd ships (file://; HTTP download
-   * and BITS upload once available). Engines given here replace the defaults.
+   * Transfer engines, tried in order. Default: defaultEngines(). Engines given here replace the
+   * defaults.
    */
   readonly engines?: readonly TransferEngine[];
   /** The owner recorded on new jobs. Default "uid:<uid>" of this process. */
@@ -52,8 +54,10 @@ export function defaultOwner(): string {
   return `uid:${typeof process.getuid === 'function' ? process.getuid() : 0}`;
 }
 
+/** The engines bitsd ships, sharing one HTTP transport. */
 export function defaultEngines(): TransferEngine[] {
-  return [new FileEngine()];
+  const transport = new UndiciTransport();
+  return [new FileEngine(), new HttpDownloadEngine({ transport })];
 }
 
 export class BackgroundCopyManager implements BackgroundCopyManagerApi {
