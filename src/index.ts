@@ -10,6 +10,7 @@ export type {
   FileInfo,
   JobError,
   NotifyCmdLine,
+  PendingCancellation,
   PropertyValue,
   ReplyProgress,
   WatchEvent,

@@ -19,6 +19,9 @@ import type {
 } from '../job/types.js';
 import type { BitsEvents } from '../queue/events.js';
 import type { ClientCertificate } from '../engine/types.js';
+import type { PendingCancellation } from '../queue/remote-cancels.js';
+
+export type { PendingCancellation };
 
 export interface JobError {
   readonly hresult: number;
@@ -136,6 +139,8 @@ export interface BackgroundCopyManagerApi {
   getJob(id: string): Promise<BackgroundCopyJob>;
   enumJobs(options?: EnumJobsOptions): Promise<BackgroundCopyJob[]>;
   getErrorDescription(hresult: number): Promise<string>;
+  /** Upload jobs cancelled whose Cancel-Session has not reached the server yet. */
+  listPendingCancellations(): Promise<PendingCancellation[]>;
   close(): Promise<void>;
   on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void;
 }
