@@ -60,3 +60,4 @@ export type { ClientCertificate, TransferEngine } from './engine/types.js';
 export { FileEngine } from './engine/file-engine.js';
 export { HttpDownloadEngine, type HttpDownloadEngineOptions } from './engine/download/index.js';
 export { UndiciTransport } from './transport/undici-transport.js';
+export { BitsUploadEngine, type UploadEngineOptions } from './engine/upload/index.js';

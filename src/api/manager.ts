@@ -15,6 +15,7 @@ import type { BitsEvents } from '../queue/events.js';
 import type { PendingCancellation } from '../queue/remote-cancels.js';
 import { FileEngine } from '../engine/file-engine.js';
 import { HttpDownloadEngine } from '../engine/download/index.js';
+import { BitsUploadEngine } from '../engine/upload/index.js';
 import { UndiciTransport } from '../transport/undici-transport.js';
 import type { TransferEngine } from '../engine/types.js';
 import { BackgroundCopyJobImpl } from './job.js';
@@ -57,7 +58,7 @@ export function defaultOwner(): string {
 /** The engines bitsd ships, sharing one HTTP transport. */
 export function defaultEngines(): TransferEngine[] {
   const transport = new UndiciTransport();
-  return [new FileEngine(), new HttpDownloadEngine({ transport })];
+  return [new FileEngine(), new HttpDownloadEngine({ transport }), new BitsUploadEngine({ transport })];
 }
 
 export class BackgroundCopyManager implements BackgroundCopyManagerApi {

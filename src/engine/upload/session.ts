@@ -1,0 +1,327 @@
+/**
+ * One run of the upload state machine for one file ([MC-BUP] §3.1.5.1): Create-Session, Fragments,
+ * (UPLOAD_REPLY: the reply), Close-Session, resuming from the persisted state. The decisions about
+ * what an Ack means come from the pure protocol layer (classifyAck and the Ack readers); this file
+ * only carries them out.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { BitsError } from '../../shared/errors.js';
+import { readCreateSessionAck, readFragmentAck, readReceivedRange, resolveReplyUrl } from '../../protocol/ack.js';
+import type { PacketType } from '../../protocol/constants.js';
+import { classifyAck, type AckOutcome } from '../../protocol/outcomes.js';
+import { type BitsRequest, closeSessionPacket, createSessionPacket, fragmentPacket, pingPacket } from '../../protocol/packets.js';
+import { finalFragment, isFinalRange, planFragment, shrinkFragmentSize } from '../../protocol/ranges.js';
+import type { TransferContext } from '../types.js';
+import { type AckResponse, PacketChannel, type SendOptions } from './channel.js';
+import { ackBitsError, ackReadError, describeError, invalidResponse } from './errors.js';
+import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
+import type { ResolvedUploadOptions } from './options.js';
+import { fetchReply } from './reply.js';
+import { type UploadState, writeUploadState } from './state.js';
+import { type JobConnection, targetUrl } from './target.js';
+
+/** Consecutive Acks without the server's offset moving forward before the attempt gives up. */
+const MAX_STALLS = 5;
+
+export class UploadSession {
+  readonly #ctx: TransferContext;
+  readonly #options: ResolvedUploadOptions;
+  readonly #job: JobConnection;
+  readonly #channel: PacketChannel;
+  #state: UploadState;
+  /** The last offset reported through ctx.progress (starts at the persisted value). */
+  #reported: number;
+
+  constructor(ctx: TransferContext, options: ResolvedUploadOptions, job: JobConnection, state: UploadState) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#job = job;
+    this.#state = state;
+    this.#reported = ctx.file.bytesTransferred;
+    this.#channel = new PacketChannel({
+      transport: options.transport,
+      connectOptions: job.connectOptions,
+      signal: ctx.signal,
+      retries: options.packetRetries,
+      retryDelayMs: options.retryDelayMs,
+      logger: options.logger,
+    });
+  }
+
+  async run(): Promise<void> {
+    try {
+      if (this.#state.phase === 'uploading') await this.#upload();
+      if (this.#state.phase === 'reply') await this.#reply();
+      if (this.#state.phase === 'closing') await this.#close();
+    } finally {
+      await this.#channel.close();
+    }
+  }
+
+  // ---- uploading -------------------------------------------------------------------------------
+
+  async #upload(): Promise<void> {
+    const path = this.#ctx.file.localName;
+    const now = await statLocal(path);
+    const recorded: FileIdentity =
+      this.#state.fileSize !== null && this.#state.fileMtimeMs !== null ? { size: this.#state.fileSize, mtimeMs: this.#state.fileMtimeMs } : now;
+    // Between attempts too: a file edited while the job waited for its retry is a different file.
+    assertUnchanged(path, recorded, now);
+    let offset = this.#state.sessionId === null ? 0 : Math.min(Math.max(0, this.#ctx.file.bytesTransferred), recorded.size);
+    for (let restarts = 0; ; restarts++) {
+      if (this.#state.sessionId === null) {
+        if (this.#options.ping && (await this.#ping()) === 'restart') throw this.#sessionLost();
+        await this.#createSession(recorded);
+        offset = 0;
+      }
+      if ((await this.#sendFragments(offset, recorded)) === 'done') return;
+      if (restarts >= this.#options.maxSessionRestarts) throw this.#sessionLost();
+      this.#options.logger.warn('The server lost the upload session; starting a new one from byte 0.', { job: this.#ctx.job.id });
+      this.#state = { ...this.#state, sessionId: null };
+      offset = 0;
+    }
+  }
+
+  #sessionLost(): BitsError {
+    return new BitsError('BG_E_SESSION_NOT_FOUND', 'The server keeps losing the upload session; trying again later.', {
+      context: 'REMOTE_FILE',
+      transient: true,
+    });
+  }
+
+  async #ping(): Promise<'ok' | 'restart'> {
+    const outcome = await this.#exchange('Ping', pingPacket(this.#job.headers(true)));
+    if (outcome.action === 'success') {
+      this.#ctx.connected();
+      return 'ok';
+    }
+    if (outcome.action === 'restart-session') return 'restart';
+    throw this.#failure(outcome);
+  }
+
+  async #createSession(identity: FileIdentity): Promise<void> {
+    const target = this.#target();
+    const response = await this.#send(target, createSessionPacket(this.#job.headers(true)));
+    const outcome = classifyAck('Create-Session', response.status, response.headers);
+    if (outcome.action !== 'success') {
+      // SESSION_NOT_FOUND in answer to creating one is a server fault that may pass.
+      throw outcome.action === 'restart-session' && outcome.error ? ackBitsError(outcome.error, true) : this.#failure(outcome);
+    }
+    const ack = readCreateSessionAck(response.headers);
+    if (!ack.ok) throw ackReadError(ack, 'Create-Session');
+    this.#ctx.connected();
+    const movedHost = ack.hostId !== null && ack.hostId !== this.#state.hostId;
+    this.#state = {
+      ...this.#state,
+      phase: 'uploading',
+      sessionId: ack.sessionId,
+      fileSize: identity.size,
+      fileMtimeMs: identity.mtimeMs,
+      hostId: ack.hostId ?? this.#state.hostId,
+      hostIdFallbackSec: ack.hostId !== null ? ack.hostIdFallbackTimeoutSec : this.#state.hostIdFallbackSec,
+      hostIdFailingSince: null,
+      reply: null,
+    };
+    if (this.#ctx.file.bytesTotal !== identity.size) this.#ctx.setTotal(identity.size);
+    // The session id is persisted at once: a restart continues this session instead of leaking it.
+    if (this.#reported !== 0) this.#progress(0);
+    else this.#ctx.saveState(writeUploadState(this.#state));
+    // [MC-BUP] §3.1.5.2.2: a new Host-Id SHOULD be validated with a Ping before fragments go there.
+    if (movedHost && (await this.#ping()) === 'restart') throw this.#sessionLost();
+  }
+
+  /** Sends fragments from `offset` until the server holds the whole file: 'done', or 'restart'. */
+  async #sendFragments(start: number, identity: FileIdentity): Promise<'done' | 'restart'> {
+    const total = identity.size;
+    const wantsReply = this.#ctx.job.type === 'UPLOAD_REPLY';
+    const sessionId = this.#state.sessionId;
+    if (sessionId === null) throw new Error('sendFragments without a session');
+    let offset = start;
+    let fragmentSize = this.#state.fragmentSize ?? this.#options.fragmentSize;
+    let resentFinal = false;
+    let stalls = 0;
+    for (;;) {
+      let range = planFragment(offset, total, fragmentSize);
+      if (range === null) {
+        if (!wantsReply) return this.#uploaded(total, null);
+        // The server holds every byte (a 416 or an overlapping resend said so) but the final
+        // fragment's Ack, which carries BITS-Reply-URL, never reached us: send the last fragment
+        // again; the server keeps what it holds and acknowledges the whole file once more.
+        if (resentFinal) throw invalidResponse('The server acknowledged the whole file without a BITS-Reply-URL.');
+        resentFinal = true;
+        range = finalFragment(total, fragmentSize);
+      }
+      const final = isFinalRange(range, total);
+      const packet = fragmentPacket({ sessionId, range, total, fileName: basename(this.#ctx.file.localName) }, this.#job.headers(true));
+      const fragmentRange = range;
+      const response = await this.#send(this.#target(), packet, {
+        timeoutMs: final && wantsReply ? this.#options.replyAckTimeoutMs : this.#options.requestTimeoutMs,
+        body: () => openFragment(this.#ctx.file.localName, fragmentRange, identity),
+      });
+      const outcome = classifyAck('Fragment', response.status, response.headers);
+      const before = offset;
+      switch (outcome.action) {
+        case 'success': {
+          const ack = readFragmentAck(response.headers, total);
+          if (!ack.ok) throw ackReadError(ack, 'Fragment');
+          this.#ctx.connected();
+          offset = ack.offset;
+          // The Ack of the fragment holding the last byte ends the upload (and carries the reply URL).
+          if (final && offset === total) return this.#uploaded(total, wantsReply ? ack.replyUrl : null);
+          this.#progress(offset);
+          break;
+        }
+        case 'resume-from-range': {
+          // 416: not a failure. The server says where it wants the next byte; that is the truth.
+          const received = readReceivedRange(response.headers, total);
+          if (!received.ok) throw ackReadError(received, 'Fragment');
+          offset = received.offset;
+          this.#progress(offset);
+          break;
+        }
+        case 'shrink-fragment': {
+          const smaller = shrinkFragmentSize(fragmentSize, this.#options.minFragmentSize);
+          if (smaller === null) throw this.#failure(outcome);
+          this.#options.logger.debug('413 on a fragment; shrinking it.', { from: fragmentSize, to: smaller });
+          fragmentSize = smaller;
+          this.#state = { ...this.#state, fragmentSize };
+          this.#ctx.saveState(writeUploadState(this.#state));
+          continue;
+        }
+        case 'restart-session':
+          return 'restart';
+        default:
+          throw this.#failure(outcome);
+      }
+      stalls = offset > before ? 0 : stalls + 1;
+      if (stalls > MAX_STALLS) {
+        throw new BitsError('BG_E_INVALID_SERVER_RESPONSE', `The server acknowledged ${stalls} fragments without accepting new bytes (offset ${offset}).`, {
+          context: 'REMOTE_FILE',
+          transient: true,
+        });
+      }
+    }
+  }
+
+  /** Every byte is on the server: move to the reply (UPLOAD_REPLY) or Close-Session, durably. */
+  #uploaded(total: number, replyUrl: string | null): 'done' {
+    if (this.#ctx.job.type !== 'UPLOAD_REPLY') {
+      this.#state = { ...this.#state, phase: 'closing' };
+      this.#progress(total);
+      return 'done';
+    }
+    // [MC-BUP] §3.1.5.2.4: an upload-reply final Ack without BITS-Reply-URL MUST be reported.
+    if (replyUrl === null) throw invalidResponse('The Ack of the final fragment of an upload-reply job has no BITS-Reply-URL.');
+    const resolved = resolveReplyUrl(replyUrl, this.#job.remote);
+    if (!resolved.ok) throw ackReadError(resolved, 'Fragment');
+    const dir = dirname(this.#ctx.job.replyFileName || this.#ctx.file.localName);
+    const tempName = join(dir, `BIT${randomBytes(4).toString('hex').toUpperCase()}.tmp`);
+    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0 } };
+    this.#progress(total);
+    return 'done';
+  }
+
+  // ---- reply and close -------------------------------------------------------------------------
+
+  async #reply(): Promise<void> {
+    const reply = this.#state.reply;
+    if (reply === null) throw new Error('reply phase without reply state');
+    const done = await fetchReply(reply, {
+      transport: this.#options.transport,
+      connectOptions: this.#job.connectOptions,
+      // Credentials go only to the upload's own server; a reply elsewhere gets the rest.
+      headersFor: (url) => this.#job.headers(url.origin === this.#job.remote.origin || url.origin === this.#target().origin),
+      securityFlags: this.#ctx.job.securityFlags,
+      signal: this.#ctx.signal,
+      timeoutMs: this.#options.requestTimeoutMs,
+      update: (next) => {
+        this.#state = { ...this.#state, reply: next };
+        this.#ctx.saveState(writeUploadState(this.#state));
+        this.#ctx.replyProgress({ url: next.url, tempName: next.tempName, bytesTotal: next.bytesTotal, bytesTransferred: next.bytesReceived });
+      },
+    });
+    this.#state = { ...this.#state, phase: 'closing', reply: done };
+    this.#ctx.saveState(writeUploadState(this.#state));
+  }
+
+  /**
+   * Close-Session. The server committed the file when the last fragment arrived (and, for
+   * upload-reply, produced the reply); closing only frees its session. So: 2xx done; 5xx
+   * transient (resend later, the phase stays 'closing'); SESSION_NOT_FOUND done; and any other
+   * answer (1xx-4xx, a non-Ack) is logged and counted as done, since resending cannot change it
+   * and failing the job would misreport an upload the server already holds.
+   */
+  async #close(): Promise<void> {
+    const sessionId = this.#state.sessionId;
+    if (sessionId !== null) {
+      const outcome = await this.#exchange('Close-Session', closeSessionPacket(sessionId, this.#job.headers(true)));
+      if (outcome.action === 'transient') throw this.#failure(outcome);
+      if (outcome.action !== 'success') {
+        this.#options.logger.warn('Close-Session was not acknowledged; the upload is complete on the server, so it counts as done.', {
+          job: this.#ctx.job.id,
+          row: outcome.row,
+          error: outcome.error?.message,
+        });
+      }
+    }
+    this.#state = { ...this.#state, phase: 'closed' };
+    this.#ctx.saveState(writeUploadState(this.#state));
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  #target(): URL {
+    return targetUrl(this.#job.remote, this.#state.hostId);
+  }
+
+  #progress(offset: number): void {
+    this.#reported = offset;
+    this.#ctx.progress(offset, writeUploadState(this.#state));
+  }
+
+  #failure(outcome: AckOutcome): BitsError {
+    if (outcome.error === null) return invalidResponse(`Unexpected ${outcome.row} outcome.`);
+    return ackBitsError(outcome.error, outcome.action === 'transient', { row: outcome.row });
+  }
+
+  async #exchange(packetType: PacketType, packet: BitsRequest): Promise<AckOutcome> {
+    const response = await this.#send(this.#target(), packet);
+    return classifyAck(packetType, response.status, response.headers);
+  }
+
+  /**
+   * Sends through the channel, applying the BITS-Host-Id fallback rule: connection failures to the
+   * Host-Id server start a timer (persisted, so it spans attempts and restarts); once it exceeds
+   * BITS-Host-Id-Fallback-Timeout, packets go to the original host again. A success resets it.
+   */
+  async #send(target: URL, packet: BitsRequest, options: Partial<SendOptions> = {}): Promise<AckResponse> {
+    const send = { timeoutMs: options.timeoutMs ?? this.#options.requestTimeoutMs, ...(options.body ? { body: options.body } : {}) };
+    try {
+      const response = await this.#channel.send(target, packet, send);
+      if (this.#state.hostIdFailingSince !== null) {
+        this.#state = { ...this.#state, hostIdFailingSince: null };
+        this.#ctx.saveState(writeUploadState(this.#state));
+      }
+      return response;
+    } catch (err) {
+      const { hostId, hostIdFallbackSec, hostIdFailingSince } = this.#state;
+      const network = err instanceof BitsError && err.transient && err.context === 'GENERAL_TRANSPORT';
+      if (!network || hostId === null || this.#ctx.signal.aborted) throw err;
+      const now = this.#ctx.clock.now();
+      if (hostIdFailingSince === null) {
+        this.#state = { ...this.#state, hostIdFailingSince: now };
+        this.#ctx.saveState(writeUploadState(this.#state));
+        throw err;
+      }
+      if (hostIdFallbackSec === null || now - hostIdFailingSince < hostIdFallbackSec * 1000) throw err;
+      this.#options.logger.warn('BITS-Host-Id server unreachable past its fallback timeout; using the original host.', {
+        hostId,
+        error: describeError(err),
+      });
+      this.#state = { ...this.#state, hostId: null, hostIdFallbackSec: null, hostIdFailingSince: null };
+      this.#ctx.saveState(writeUploadState(this.#state));
+      return this.#channel.send(targetUrl(this.#job.remote, null), packet, send);
+    }
+  }
+}
