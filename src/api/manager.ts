@@ -75,7 +75,6 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
     const clock = options.clock ?? systemClock;
     const store = JobStore.open({ dataDir: options.dataDir ?? defaultDataDir(), now: clock.now() });
     try {
-      store.purgeFinalJobs(clock.now() - (options.finalRetentionMs ?? 24 * 3600 * 1000));
       const queue = new JobQueue({
         store,
         clock,
@@ -85,6 +84,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
         maxForeground: positive(options.concurrency?.foreground ?? Number.POSITIVE_INFINITY, 'concurrency.foreground'),
         timeSliceMs: positive(options.timeSliceMs ?? 60_000, 'timeSliceMs'),
         inactivityTimeoutMs: DEFAULTS.inactivityTimeoutSec * 1000,
+        finalRetentionMs: options.finalRetentionMs ?? 24 * 3600 * 1000,
       });
       queue.start();
       return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());

@@ -7,7 +7,7 @@
  * scheduler, emit events). A refused call throws before anything is written.
  */
 import { v4 as uuidv4 } from 'uuid';
-import type { Clock } from '../shared/clock.js';
+import type { Clock, Timer } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { ErrorContext } from '../shared/hresult.js';
 import { type Effect, type JobEvent, type MachineJob, transition } from '../job/machine.js';
@@ -32,6 +32,8 @@ export interface JobQueueOptions {
   readonly maxForeground: number;
   readonly timeSliceMs: number;
   readonly inactivityTimeoutMs: number;
+  /** Final jobs are forgotten this long after they ended. */
+  readonly finalRetentionMs: number;
 }
 
 export interface AppliedTransition {
@@ -60,6 +62,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   readonly engines: readonly TransferEngine[];
   readonly quotas: Quotas;
   readonly #inactivityTimeoutMs: number;
+  readonly #finalRetentionMs: number;
+  #purgeTimer: Timer | null = null;
   readonly #liveCounts: Map<string, number>;
   readonly #lastProgressEvent = new Map<string, number>();
   readonly #cancels: RemoteCancels;
@@ -72,6 +76,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.engines = options.engines;
     this.quotas = options.quotas;
     this.#inactivityTimeoutMs = options.inactivityTimeoutMs;
+    this.#finalRetentionMs = options.finalRetentionMs;
     this.#liveCounts = this.store.countLiveJobsByOwner();
     this.#queueSeq = this.store.maxQueueSeq();
     this.#cancels = new RemoteCancels(this);
@@ -89,6 +94,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   /** Crash recovery, then scheduling. Jobs found CONNECTING/TRANSFERRING were cut off: requeue. */
   start(): void {
+    this.#purge();
     for (const id of this.store.activeJobIds()) {
       const job = this.store.getJob(id);
       // The job was last seen alive at its modification time: count active time up to there.
@@ -98,7 +104,14 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.scheduler.wake();
   }
 
+  /** Forgets final jobs past their retention, then again every hour while running. */
+  #purge(): void {
+    this.store.purgeFinalJobs(this.clock.now() - this.#finalRetentionMs);
+    this.#purgeTimer = this.clock.at(this.clock.now() + 3600_000, () => this.#purge());
+  }
+
   async stop(): Promise<void> {
+    this.#purgeTimer?.cancel();
     this.#commands.stop();
     await this.scheduler.stop();
     await this.#cancels.stop();
@@ -281,7 +294,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   setTotal(jobId: string, fileIndex: number, bytesTotal: number): void {
-    const file = this.store.getFiles(jobId).find((f) => f.index === fileIndex);
+    const file = this.store.getFile(jobId, fileIndex);
     if (!file || file.bytesTotal === bytesTotal) return;
     // A known size that changes means the remote file changed: its progress starts over.
     const patch: FilePatch = file.bytesTotal >= 0 ? { bytesTotal, bytesTransferred: 0 } : { bytesTotal };
@@ -317,7 +330,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const job = this.record(jobId);
     // Download files become "completed" only once Complete makes them visible; uploads when sent.
     this.#writeProgress(jobId, fileIndex, { transferred: true, completed: job.type !== 'DOWNLOAD' });
-    const file = this.store.getFiles(jobId).find((f) => f.index === fileIndex);
+    const file = this.store.getFile(jobId, fileIndex);
     const flags = job.notifyFlags;
     if (file && !(flags & NOTIFY.DISABLE) && flags & NOTIFY.FILE_TRANSFERRED) {
       this.events.safeEmit('file:transferred', { ...eventData(job), fileIndex, remoteName: file.remoteName, localName: file.localName });

@@ -94,6 +94,7 @@ export class JobStore {
       ),
       deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
       getFiles: db.prepare<[string], SqlRow>('SELECT * FROM files WHERE job_id = ? ORDER BY idx'),
+      getFile: db.prepare<[string, number], SqlRow>('SELECT * FROM files WHERE job_id = ? AND idx = ?'),
       countFiles: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
       insertFile: db.prepare(
         `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
@@ -240,6 +241,11 @@ export class JobStore {
 
   getFiles(jobId: string): FileRecord[] {
     return this.#stmts.getFiles.all(jobId).map(fileFromRow);
+  }
+
+  getFile(jobId: string, index: number): FileRecord | undefined {
+    const row = this.#stmts.getFile.get(jobId, index);
+    return row ? fileFromRow(row) : undefined;
   }
 
   countFiles(jobId: string): number {

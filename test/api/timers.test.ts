@@ -149,3 +149,14 @@ describe('90-day inactivity', () => {
     expect(await mgr.enumJobs()).toHaveLength(0);
   });
 });
+
+describe('final jobs', () => {
+  it('are kept a day after they end (a held job still answers), then forgotten', async () => {
+    const job = await mgr.createJob('done', 'DOWNLOAD');
+    await job.cancel();
+    await clock.advance(23 * 3600 * SEC);
+    await expect(job.cancel()).rejects.toMatchObject({ code: 'BG_E_INVALID_STATE' });
+    await clock.advance(2 * 3600 * SEC);
+    await expect(job.getState()).rejects.toMatchObject({ code: 'BG_E_NOT_FOUND' });
+  });
+});
