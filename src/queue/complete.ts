@@ -16,7 +16,11 @@ export function defaultReplyFileName(uploadLocalName: string): string {
   return join(dirname(uploadLocalName), `${basename(uploadLocalName)}.reply`);
 }
 
-export async function completeJob(queue: JobQueue, id: string): Promise<CompleteResult> {
+export function completeJob(queue: JobQueue, id: string): Promise<CompleteResult> {
+  return queue.whileCompleting(id, () => completeFiles(queue, id));
+}
+
+async function completeFiles(queue: JobQueue, id: string): Promise<CompleteResult> {
   const { before } = queue.apply(id, { type: 'COMPLETE' });
   await queue.scheduler.whenStopped(id);
   const files = queue.store.getFiles(id);

@@ -68,6 +68,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   readonly #lastProgressEvent = new Map<string, number>();
   readonly #cancels: RemoteCancels;
   readonly #commands: NotifyCommands;
+  /** Jobs whose Complete is moving files: never dispatched meanwhile (see whileCompleting). */
+  readonly #completing = new Map<string, number>();
   #queueSeq: number;
 
   constructor(options: JobQueueOptions) {
@@ -247,6 +249,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   dispatch(jobId: string): { priority: number; maxActiveMs: number | null } | null {
+    if (this.#completing.has(jobId)) return null;
     const applied = this.#tryApply(jobId, { type: 'DISPATCH' });
     if (!applied) return null;
     const job = applied.after;
@@ -370,6 +373,26 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     if (last === undefined || now - last >= job.minNotificationIntervalMs) {
       this.#lastProgressEvent.set(jobId, now);
       this.notify(job, 'modification');
+    }
+  }
+
+  // ---- Complete -------------------------------------------------------------------------------
+
+  /**
+   * Runs Complete's work for a job. Complete leaves the job in its state (QUEUED, TRANSIENT_ERROR,
+   * ...) while it renames and deletes files, so a slot freeing up or a retry falling due could
+   * otherwise dispatch it and start a transfer that nothing stops once the job is ACKNOWLEDGED.
+   */
+  async whileCompleting<T>(id: string, work: () => Promise<T>): Promise<T> {
+    this.#completing.set(id, (this.#completing.get(id) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (this.#completing.get(id) ?? 1) - 1;
+      if (left > 0) this.#completing.set(id, left);
+      else this.#completing.delete(id);
+      // A dispatch refused meanwhile may have left other queued jobs waiting.
+      this.scheduler.wake();
     }
   }
 

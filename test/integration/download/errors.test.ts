@@ -1,0 +1,375 @@
+/**
+ * How DOWNLOAD jobs fail, through job states and getError: servers without Range support, 404,
+ * 503 with the retry delay, the no-progress timeout, a full disk, byte ranges (valid and beyond
+ * EOF) and a refused connection (Wine case 36). Timers run on a FakeClock; HTTP is real.
+ */
+import { existsSync } from 'node:fs';
+import { lstat, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BG_LENGTH_TO_EOF, FakeClock } from '../../../src/index.js';
+import { closedPort } from '../../transport/helpers.js';
+import { codeOf, expectSameBytes, openManager, randomContent, startFileServer, startReferenceServer, tempFilesIn, waitForState, workDir } from './helpers.js';
+
+const SEC = 1000;
+
+describe('range support', () => {
+  it('a server that ignores Range: ERROR BG_E_INSUFFICIENT_RANGE_SUPPORT; with DYNAMIC_CONTENT the job succeeds', async () => {
+    const dir = await workDir();
+    const root = join(dir, 'root');
+    const server = await startReferenceServer({ root, ranges: false });
+    const content = randomContent(300_000);
+    await writeFile(join(root, 'f.bin'), content);
+    const mgr = await openManager(dir);
+
+    const job = await mgr.createJob('no ranges', 'DOWNLOAD');
+    await job.addFile(`${server.url}/f.bin`, join(dir, 'static.bin'));
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    const error = await job.getError();
+    expect(error).toMatchObject({ code: 'BG_E_INSUFFICIENT_RANGE_SUPPORT', hresult: 0x80200013, context: 'REMOTE_FILE' });
+    expect(error.file?.remoteName).toBe(`${server.url}/f.bin`);
+    // DYNAMIC_CONTENT must be chosen before the first Resume.
+    expect(await codeOf(job.setProperty('DYNAMIC_CONTENT', true))).toBe('BG_E_READ_ONLY_PROPERTY_AFTER_RESUME');
+    expect(await job.cancel()).toBe('S_OK');
+
+    server.clearLog();
+    const dynamic = await mgr.createJob('dynamic', 'DOWNLOAD');
+    await dynamic.setProperty('DYNAMIC_CONTENT', true);
+    expect(await dynamic.getProperty('DYNAMIC_CONTENT')).toBe(true);
+    await dynamic.addFile(`${server.url}/f.bin`, join(dir, 'dynamic.bin'));
+    await dynamic.resume();
+    await waitForState(dynamic, 'TRANSFERRED');
+    // One plain GET: no HEAD, no Range.
+    expect(server.requests.map((r) => `${r.method} ${r.range ?? '-'}`)).toEqual(['GET -']);
+    expect(await dynamic.getProgress()).toMatchObject({ bytesTotal: content.length, bytesTransferred: content.length });
+    expect(await dynamic.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'dynamic.bin')), content);
+    await expect(stat(join(dir, 'static.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('DYNAMIC_CONTENT', () => {
+  it('an interrupted dynamic download starts over from byte 0 (no Range), even when the content shrank', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    server.ranges = false;
+    server.put('/gen', randomContent(500_000));
+    server.dropNext('/gen', 300_000);
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('dynamic restart', 'DOWNLOAD');
+    await job.setProperty('DYNAMIC_CONTENT', true);
+    await job.addFile(`${server.url}/gen`, join(dir, 'gen'));
+    await job.resume();
+    await waitForState(job, 'TRANSIENT_ERROR');
+    expect((await job.getProgress()).bytesTransferred).toBeGreaterThan(0);
+    const shorter = server.put('/gen', randomContent(100_000));
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(server.requests.map((r) => `${r.method} ${r.headers.range ?? '-'}`)).toEqual(['GET -', 'GET -']);
+    expect(await job.getProgress()).toMatchObject({ bytesTotal: 100_000, bytesTransferred: 100_000 });
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'gen')), shorter);
+  });
+
+  it('a dynamic answer without Content-Length (chunked) is taken whole; bytesTotal is the size received', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const body = randomContent(70_000);
+    server.intercept = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(body.subarray(0, 30_000));
+      setTimeout(() => res.end(body.subarray(30_000)), 20);
+      return true;
+    };
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('chunked', 'DOWNLOAD');
+    await job.setProperty('DYNAMIC_CONTENT', true);
+    await job.addFile(`${server.url}/report`, join(dir, 'report'));
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(await job.getProgress()).toMatchObject({ bytesTotal: body.length, bytesTransferred: body.length, filesTransferred: 1 });
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'report')), body);
+  });
+});
+
+describe('HTTP errors', () => {
+  it('404: ERROR with 0x80190194, context REMOTE_FILE, the error file set; not retried', async () => {
+    const dir = await workDir();
+    const root = join(dir, 'root');
+    const server = await startReferenceServer({ root });
+    const clock = new FakeClock();
+    const mgr = await openManager(dir, { clock });
+    const job = await mgr.createJob('404', 'DOWNLOAD');
+    const local = join(dir, 'nothing.bin');
+    await job.addFile(`${server.url}/nothing.bin`, local);
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    const error = await job.getError();
+    expect(error).toMatchObject({ hresult: 0x80190194, code: 'BG_E_HTTP_ERROR_404', context: 'REMOTE_FILE', protocol: 'http' });
+    expect(error.file).toEqual({ remoteName: `${server.url}/nothing.bin`, localName: local });
+    expect(await job.getErrorCount()).toBe(1);
+    await clock.advance(30 * 24 * 3600 * SEC);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await job.getState()).toBe('ERROR');
+    expect(server.requests).toHaveLength(1);
+    // Resume retries a job in ERROR (e.g. after the file was published).
+    await writeFile(join(root, 'nothing.bin'), 'now it exists');
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(await job.complete()).toBe('S_OK');
+    expect(await readFile(local, 'utf8')).toBe('now it exists');
+  });
+
+  it('503: TRANSIENT_ERROR, then success once the retry delay has passed on the clock', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/f', randomContent(200_000));
+    let unavailable = 2;
+    server.intercept = (_req, res) => {
+      if (unavailable <= 0) return false;
+      unavailable -= 1;
+      res.writeHead(503, { 'retry-after': '1', 'content-length': '0' });
+      res.end();
+      return true;
+    };
+    const clock = new FakeClock();
+    const mgr = await openManager(dir, { clock });
+    const job = await mgr.createJob('503', 'DOWNLOAD');
+    await job.addFile(`${server.url}/f`, join(dir, 'f'));
+    await job.setMinimumRetryDelay(120);
+    await job.resume();
+    await waitForState(job, 'TRANSIENT_ERROR');
+    expect(await job.getError()).toMatchObject({ hresult: 0x801901f7, code: 'BG_E_HTTP_ERROR_503', context: 'REMOTE_FILE' });
+    expect(await job.getErrorCount()).toBe(1);
+
+    await clock.advance(120 * SEC - 1);
+    expect(await job.getState()).toBe('TRANSIENT_ERROR');
+    expect(server.requests).toHaveLength(1);
+    await clock.advance(1);
+    // The second attempt gets the second 503 and waits again.
+    await waitForState(job, 'TRANSIENT_ERROR');
+    await pollUntil(async () => (await job.getErrorCount()) === 2);
+    expect(server.requests).toHaveLength(2);
+    await clock.advance(120 * SEC);
+    await waitForState(job, 'TRANSFERRED');
+    await expect(job.getError()).rejects.toMatchObject({ code: 'BG_E_ERROR_INFORMATION_UNAVAILABLE' });
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'f')), content);
+  });
+
+  it('no-progress timeout: a server that always answers 503 ends the job in ERROR', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    server.intercept = (_req, res) => {
+      res.writeHead(503, { 'content-length': '0' });
+      res.end();
+      return true;
+    };
+    const clock = new FakeClock();
+    const mgr = await openManager(dir, { clock });
+    const job = await mgr.createJob('no progress', 'DOWNLOAD');
+    await job.addFile(`${server.url}/f`, join(dir, 'f'));
+    await job.setNoProgressTimeout(3600);
+    await job.setMinimumRetryDelay(600);
+    const errors: string[] = [];
+    job.on('job:error', (e) => errors.push(e.error.code));
+    await job.resume();
+    // Attempts at 0, 600, ..., 3,000 s; the retry due at 3,600 s is the deadline instead.
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      await waitForState(job, 'TRANSIENT_ERROR');
+      await pollUntil(async () => (await job.getErrorCount()) === attempt);
+      expect(server.requests).toHaveLength(attempt);
+      await clock.advance(600 * SEC);
+    }
+    await waitForState(job, 'ERROR');
+    expect(server.requests).toHaveLength(6);
+    expect(await job.getErrorCount()).toBe(6);
+    expect(await job.getError()).toMatchObject({ code: 'BG_E_HTTP_ERROR_503', context: 'REMOTE_FILE' });
+    expect(errors).toEqual(['BG_E_HTTP_ERROR_503']);
+    await clock.advance(3600 * SEC);
+    expect(await job.getState()).toBe('ERROR');
+    expect(server.requests).toHaveLength(6);
+  });
+});
+
+describe('maximum download time', () => {
+  it('a transfer still running when MaxDownloadTime runs out: ERROR BG_E_MAXDOWNLOAD_TIMEOUT, connection closed; Resume restarts the count', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/slow', randomContent(500_000));
+    server.holdNext('/slow', 200_000);
+    const clock = new FakeClock();
+    const mgr = await openManager(dir, { clock });
+    const job = await mgr.createJob('max time', 'DOWNLOAD');
+    await job.addFile(`${server.url}/slow`, join(dir, 'slow'));
+    await job.setMaximumDownloadTime(60);
+    await job.resume();
+    await waitForState(job, 'TRANSFERRING');
+    await pollUntil(async () => (await job.getProgress()).bytesTransferred > 0);
+    await clock.advance(59 * SEC);
+    expect(await job.getState()).toBe('TRANSFERRING');
+    await clock.advance(1 * SEC);
+    expect(await job.getState()).toBe('ERROR');
+    expect(await job.getError()).toMatchObject({ code: 'BG_E_MAXDOWNLOAD_TIMEOUT', hresult: 0x80200054 });
+    await pollUntil(async () => server.log('GET', '/slow')[0]?.closedEarly === true);
+    const kept = (await job.getProgress()).bytesTransferred;
+    expect(kept).toBeGreaterThan(0);
+
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(server.log('GET', '/slow').map((r) => r.headers.range)).toEqual(['bytes=0-', `bytes=${kept}-`]);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'slow')), content);
+  });
+});
+
+async function pollUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('local disk full', () => {
+  it('ENOSPC while writing the temp file: TRANSIENT_ERROR ERROR_DISK_FULL (LOCAL_FILE), no destination; recovers once space is back', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/f', randomContent(300_000));
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('disk full', 'DOWNLOAD');
+    const local = join(dir, 'f.bin');
+    await job.addFile(`${server.url}/f`, local);
+    const [file] = await job.enumFiles();
+    const temp = await file?.getTemporaryName();
+    if (temp === undefined) throw new Error('no temp name');
+    expect(temp.startsWith(`${dir}/BIT`)).toBe(true);
+    // Every write to the temp file now fails with ENOSPC.
+    await symlink('/dev/full', temp);
+
+    await job.resume();
+    await waitForState(job, 'TRANSIENT_ERROR');
+    const error = await job.getError();
+    expect(error).toMatchObject({ code: 'ERROR_DISK_FULL', hresult: 0x80070070, context: 'LOCAL_FILE' });
+    expect(error.file).toEqual({ remoteName: `${server.url}/f`, localName: local });
+    expect((await job.getProgress()).bytesTransferred).toBe(0);
+    await expect(stat(local)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat('/dev/full')).isCharacterDevice()).toBe(true);
+
+    // Space is back: the next attempt writes a real temp file and succeeds.
+    await unlink(temp);
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect((await lstat(temp)).isFile()).toBe(true);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(local), content);
+    expect(await tempFilesIn(dir)).toEqual([]);
+  });
+
+  it('Cancel of a disk-full job removes the link, never the device or a destination', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    server.put('/f', randomContent(100_000));
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('disk full cancel', 'DOWNLOAD');
+    await job.addFile(`${server.url}/f`, join(dir, 'f.bin'));
+    const temp = await (await job.enumFiles())[0]?.getTemporaryName();
+    await symlink('/dev/full', temp as string);
+    await job.resume();
+    await waitForState(job, 'TRANSIENT_ERROR');
+    expect(await job.cancel()).toBe('S_OK');
+    await expect(lstat(temp as string)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat('/dev/full')).isCharacterDevice()).toBe(true);
+    await expect(stat(join(dir, 'f.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('byte ranges (addFileWithRanges)', () => {
+  it('the local file is the requested ranges concatenated in the given order', async () => {
+    const dir = await workDir();
+    const root = join(dir, 'root');
+    const server = await startReferenceServer({ root });
+    const content = randomContent(100_000);
+    await writeFile(join(root, 'r.bin'), content);
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('ranges', 'DOWNLOAD');
+    const ranges = [
+      { initialOffset: 50_000, length: 1_000 },
+      { initialOffset: 0, length: 100 },
+      { initialOffset: 99_000, length: BG_LENGTH_TO_EOF },
+      { initialOffset: 20_000, length: 30_000 },
+    ];
+    await job.addFileWithRanges(`${server.url}/r.bin`, join(dir, 'r.bin'), ranges);
+    expect(await (await job.enumFiles())[0]?.getFileRanges()).toEqual(ranges);
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    const expected = Buffer.concat([content.subarray(50_000, 51_000), content.subarray(0, 100), content.subarray(99_000), content.subarray(20_000, 50_000)]);
+    expect(await job.getProgress()).toMatchObject({ bytesTotal: expected.length, bytesTransferred: expected.length });
+    expect(server.requests.filter((r) => r.method === 'GET').map((r) => r.range)).toEqual([
+      'bytes=50000-50999',
+      'bytes=0-99',
+      'bytes=99000-99999',
+      'bytes=20000-49999',
+    ]);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'r.bin')), expected);
+  });
+
+  it('a range beyond the end of the remote file: ERROR BG_E_INVALID_RANGE, nothing fetched', async () => {
+    const dir = await workDir();
+    const root = join(dir, 'root');
+    const server = await startReferenceServer({ root });
+    await writeFile(join(root, 'r.bin'), randomContent(10_000));
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('bad range', 'DOWNLOAD');
+    await job.addFileWithRanges(`${server.url}/r.bin`, join(dir, 'r.bin'), [
+      { initialOffset: 0, length: 10 },
+      { initialOffset: 9_990, length: 11 },
+    ]);
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    expect(await job.getError()).toMatchObject({ code: 'BG_E_INVALID_RANGE', hresult: 0x8020002b, context: 'REMOTE_FILE' });
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD']);
+    expect(await job.complete()).toBe('BG_S_PARTIAL_COMPLETE');
+    await expect(stat(join(dir, 'r.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await tempFilesIn(dir)).toEqual([]);
+  });
+});
+
+describe('Wine case 36: connection refused', () => {
+  it('TRANSIENT_ERROR, Suspend -> SUSPENDED; retry delay 5 s, no-progress 12 s: ERROR with error count >= 2', async () => {
+    const dir = await workDir();
+    const port = await closedPort();
+    const clock = new FakeClock();
+    const mgr = await openManager(dir, { clock });
+    const job = await mgr.createJob('Test', 'DOWNLOAD');
+    await job.addFile(`http://127.0.0.1:${port}/`, join(dir, 'refused'));
+    await job.resume();
+    await waitForState(job, 'TRANSIENT_ERROR');
+    expect(await job.getError()).toMatchObject({ code: 'ERROR_WINHTTP_CANNOT_CONNECT', context: 'GENERAL_TRANSPORT' });
+    await job.suspend();
+    expect(await job.getState()).toBe('SUSPENDED');
+
+    await job.setMinimumRetryDelay(5);
+    await job.setNoProgressTimeout(12);
+    const marker = join(dir, 'notified');
+    await job.setNotifyCmdLine(process.execPath, `-e "require('fs').appendFileSync(process.argv[1], 'ERROR')" ${marker}`);
+    expect(await job.getErrorCount()).toBe(1);
+    await job.resume();
+    // Attempts at 0, 5 and 10 s after the Resume; the deadline at 12 s ends it.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await pollUntil(async () => (await job.getErrorCount()) === 1 + attempt);
+      expect(await job.getState()).toBe('TRANSIENT_ERROR');
+      await clock.advance(attempt < 3 ? 5 * SEC : 2 * SEC);
+    }
+    expect(await job.getState()).toBe('ERROR');
+    expect(await job.getErrorCount()).toBeGreaterThanOrEqual(2);
+    expect(await job.getErrorCount()).toBe(4);
+    expect(await job.getError()).toMatchObject({ code: 'ERROR_WINHTTP_CANNOT_CONNECT' });
+    // The notify command line ran for the error (and only then: TRANSIENT_ERROR runs nothing).
+    await pollUntil(async () => existsSync(marker));
+    expect(await readFile(marker, 'utf8')).toBe('ERROR');
+  });
+});
