@@ -37,6 +37,14 @@ export function wrapResponse(data: Dispatcher.ResponseData, signal: AbortSignal 
     }
   }
   const body = Readable.from(chunks(), { objectMode: false });
+  let dumping = false;
+  // Destroying the wrapper before anyone read it must release undici's body too: until that body
+  // closes, undici keeps its abort listener on the request's signal, and long-lived signals (the
+  // Cancel-Session retries share one for the queue's lifetime) would gather one per request.
+  // Once reading started, Readable.from's iterator return() closes `raw` itself.
+  body.once('close', () => {
+    if (!started && !dumping && !raw.destroyed) raw.on('error', () => undefined).destroy();
+  });
   return {
     status: data.statusCode,
     headers: flattenHeaders(data.headers),
@@ -60,6 +68,7 @@ export function wrapResponse(data: Dispatcher.ResponseData, signal: AbortSignal 
     },
     async dump(): Promise<void> {
       if (!started) {
+        dumping = true;
         // undici reads and discards up to its limit, then closes the socket rather than read a
         // large body nobody wants; either way the next request can go.
         body.destroy();
