@@ -121,6 +121,10 @@ export function checkRemoteName(remote: unknown, jobType: JobType): URL {
   if (!REMOTE_SCHEMES.has(url.protocol)) {
     throw invalidArg(`The remote name uses the unsupported protocol ${url.protocol.slice(0, -1)}; use http, https or file.`);
   }
+  if (url.username !== '' || url.password !== '') {
+    // A remote name is stored, listed and shown in errors: credentials in it would leak there.
+    throw invalidArg('The remote name contains a user name or password; remove it and use setCredentials instead.');
+  }
   if (url.protocol === 'file:') {
     if (jobType !== 'DOWNLOAD') {
       throw invalidArg(`${jobType} jobs need an http:// or https:// remote name; file:// is supported for DOWNLOAD jobs only.`);

@@ -69,6 +69,7 @@ describe('addFile', () => {
     [`http://h/${'a'.repeat(2200)}`, 'E_INVALIDARG', /limit is 2200/],
     ['http://h/a\nb', 'E_INVALIDARG', /control characters/],
     ['file:///tmp/*.log', 'E_INVALIDARG', /wildcards/],
+    ['http://me:secret@h/x', 'E_INVALIDARG', /use setCredentials/],
   ])('remote %j -> %s', async (remote, code, message) => {
     await fails(job.addFile(remote, join(dir, 'out')), code, message);
     expect(await job.enumFiles()).toHaveLength(0);
