@@ -253,17 +253,6 @@ export function checkCustomHeaders(headers: unknown): string | null {
   return headers;
 }
 
-export function parseCustomHeaders(headers: string | null): Array<[string, string]> {
-  if (!headers) return [];
-  return headers
-    .split('\r\n')
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      const colon = line.indexOf(':');
-      return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()] as [string, string];
-    });
-}
-
 export function checkSecurityFlags(flags: unknown): number {
   if (!Number.isInteger(flags) || (flags as number) < 0 || ((flags as number) & ~SECURITY_ALL_FLAGS) !== 0) {
     throw invalidArg(`Security flags 0x${Number(flags).toString(16)} contain unknown bits.`);

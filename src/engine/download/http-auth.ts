@@ -9,10 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Credentials } from '../../job/types.js';
-
-export function basicAuthorization(userName: string, password: string): string {
-  return `Basic ${Buffer.from(`${userName}:${password}`, 'utf8').toString('base64')}`;
-}
+import { basicAuthorization } from '../../protocol/auth.js';
 
 export interface Challenge {
   /** Lower-cased scheme name ("basic", "digest", ...). */
@@ -127,9 +124,9 @@ export function answerChallenge(wwwAuthenticate: string | undefined, credentials
   if (digest && digestCreds) {
     return { scheme: 'digest', challenge: digest, userName: digestCreds.userName ?? '', password: digestCreds.password ?? '', nonceCount: 0 };
   }
-  const basicCreds = server.find((c) => c.scheme === 'BASIC');
-  if (basicCreds && challenges.some((c) => c.scheme === 'basic')) {
-    return { scheme: 'basic', header: basicAuthorization(basicCreds.userName ?? '', basicCreds.password ?? '') };
+  const basic = basicAuthorization(server, 'SERVER');
+  if (basic !== null && challenges.some((c) => c.scheme === 'basic')) {
+    return { scheme: 'basic', header: basic };
   }
   return undefined;
 }

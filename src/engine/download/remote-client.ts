@@ -7,31 +7,17 @@ import type { Credentials } from '../../job/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
 import type { HttpConnection, HttpResponse, HttpTransport } from '../../transport/types.js';
 import type { TransferJob } from '../types.js';
-import { answerChallenge, type AuthState, authorizationFor, basicAuthorization } from './http-auth.js';
+import { basicAuthorization } from '../../protocol/auth.js';
+import { parseCustomHeaders } from '../../protocol/headers.js';
+import { answerChallenge, type AuthState, authorizationFor } from './http-auth.js';
 import { followRedirect, isRedirect } from './redirect-policy.js';
 
 /** Sent unless the job's custom headers set their own User-Agent. */
 export const USER_AGENT = 'Microsoft BITS/7.8 bitsd/0.1';
 
-/** "Name: value" lines (CRLF or LF separated) to a header record with lower-cased names. */
-export function parseCustomHeaders(text: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (text === null) return out;
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    if (name === '') continue;
-    const value = line.slice(colon + 1).trim();
-    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
-  }
-  return out;
-}
-
 /** PROXY-target Basic credentials as a Proxy-Authorization value, or null. */
 export function proxyAuthorization(credentials: readonly Credentials[]): string | null {
-  const basic = credentials.find((c) => c.target === 'PROXY' && c.scheme === 'BASIC');
-  return basic ? basicAuthorization(basic.userName ?? '', basic.password ?? '') : null;
+  return basicAuthorization(credentials, 'PROXY');
 }
 
 export interface RemoteClientOptions {
@@ -53,11 +39,12 @@ export class RemoteClient {
   readonly #o: RemoteClientOptions;
   readonly #connections = new Map<string, HttpConnection>();
   readonly #auth = new Map<string, AuthState>();
-  readonly #custom: Record<string, string>;
+  readonly #custom: Readonly<Record<string, string>>;
 
   constructor(options: RemoteClientOptions) {
     this.#o = options;
-    this.#custom = parseCustomHeaders(options.job.customHeaders);
+    // Lines that could break framing or override connection headers are dropped, as for uploads.
+    this.#custom = parseCustomHeaders(options.job.customHeaders).headers;
   }
 
   /** Sends `method` to `url`, following redirects; returns the first non-redirect response. */

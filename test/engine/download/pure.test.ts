@@ -3,7 +3,7 @@ import { answerChallenge, digestAuthorization, parseChallenges } from '../../../
 import { locate, planSegments } from '../../../src/engine/download/range-plan.js';
 import { followRedirect, redirectPolicy } from '../../../src/engine/download/redirect-policy.js';
 import { parseContentRange, readRemoteInfo, sameRemote } from '../../../src/engine/download/remote-file.js';
-import { parseCustomHeaders } from '../../../src/engine/download/remote-client.js';
+import { parseCustomHeaders } from '../../../src/protocol/headers.js';
 import { isTransientStatus } from '../../../src/transport/http-status.js';
 import { BitsError } from '../../../src/shared/errors.js';
 
@@ -69,8 +69,8 @@ describe('download engine pure helpers', () => {
     expect(() => followRedirect({ status: 302, location: undefined, from, hops: 0, securityFlags: 0 })).toThrow(BitsError);
   });
 
-  it('parses custom headers', () => {
-    expect(parseCustomHeaders('A: 1\r\nB:2\r\n\r\nbad line\r\nA: 3\r\n')).toEqual({ a: '1, 3', b: '2' });
-    expect(parseCustomHeaders(null)).toEqual({});
+  it('parses custom headers (the parser shared with uploads)', () => {
+    expect(parseCustomHeaders('A: 1\r\nB:2\r\n\r\nbad line\r\nA: 3\r\n').headers).toEqual({ a: '1, 3', b: '2' });
+    expect(parseCustomHeaders(null).headers).toEqual({});
   });
 });
