@@ -61,3 +61,5 @@ export { FileEngine } from './engine/file-engine.js';
 export { HttpDownloadEngine, type HttpDownloadEngineOptions } from './engine/download/index.js';
 export { UndiciTransport } from './transport/undici-transport.js';
 export { BitsUploadEngine, type UploadEngineOptions } from './engine/upload/index.js';
+export { BitsClient, type BitsClientOptions, type ServerInfo } from './ipc/client.js';
+export { defaultSocketPath } from './ipc/socket-path.js';

@@ -1,0 +1,134 @@
+/**
+ * bitsadmin's text: the /list line, the /info block (short and /verbose), file lines, the error
+ * block, times and sizes. Pure functions over the snapshot objects of snapshot.ts.
+ */
+import { ERROR_CONTEXTS, type ErrorContext, formatHresult } from '../shared/hresult.js';
+import type { JobType } from '../job/types.js';
+import type { ErrorJson, FileJson, JobDetailsJson, JobJson } from './snapshot.js';
+
+/**
+ * bitsadmin's time format, "M/D/YYYY h:mm:ss AM", in the local time zone of the bitsadmin process
+ * (TZ applies); null (a FILETIME of zero on Windows) prints as UNKNOWN.
+ */
+export function formatTime(iso: string | null): string {
+  if (iso === null) return 'UNKNOWN';
+  const d = new Date(iso);
+  const h24 = d.getHours();
+  const h12 = h24 % 12 === 0 ? 12 : h24 % 12;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getMonth() + 1}/${d.getDate()}/${d.getFullYear()} ${h12}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${h24 < 12 ? 'AM' : 'PM'}`;
+}
+
+/** A byte count, or UNKNOWN for BG_SIZE_UNKNOWN. */
+export function formatSize(n: number | null): string {
+  return n === null ? 'UNKNOWN' : String(n);
+}
+
+/** bitsadmin spells the upload-reply type with a hyphen, as its /upload-reply switch. */
+export function formatType(type: JobType): string {
+  return type === 'UPLOAD_REPLY' ? 'UPLOAD-REPLY' : type;
+}
+
+export function formatFlags(flags: number): string {
+  return `0x${flags.toString(16)}`;
+}
+
+/** "0 / 1 512 / UNKNOWN": files, then bytes. */
+function counts(job: JobJson): string {
+  const p = job.progress;
+  return `${p.filesTransferred} / ${p.filesTotal} ${p.bytesTransferred} / ${formatSize(p.bytesTotal)}`;
+}
+
+/** One /list and /monitor line: "{GUID} 'name' STATE 0 / 1 0 / UNKNOWN". */
+export function listLine(job: JobJson): string {
+  return `${job.id} '${job.displayName}' ${job.state} ${counts(job)}`;
+}
+
+/** One file as bitsadmin shows it: "0 / UNKNOWN WORKING remote -> local". */
+export function fileLine(f: FileJson): string {
+  return `${f.bytesTransferred} / ${formatSize(f.bytesTotal)} ${f.completed ? 'COMPLETED' : 'WORKING'} ${f.remoteName} -> ${f.localName}`;
+}
+
+/** The three lines of /info without /verbose. */
+export function infoHeader(job: JobJson): string[] {
+  const p = job.progress;
+  return [
+    `GUID: ${job.id} DISPLAY: '${job.displayName}'`,
+    `TYPE: ${formatType(job.type)} STATE: ${job.state} OWNER: ${job.owner}`,
+    `PRIORITY: ${job.priority} FILES: ${p.filesTransferred} / ${p.filesTotal} BYTES: ${p.bytesTransferred} / ${formatSize(p.bytesTotal)}`,
+  ];
+}
+
+function contextValue(context: string): number {
+  return Object.hasOwn(ERROR_CONTEXTS, context) ? ERROR_CONTEXTS[context as ErrorContext] : ERROR_CONTEXTS.UNKNOWN;
+}
+
+/** "ERROR FILE:    remote -> local", or nothing when the error is not about one file. */
+export function errorFileLines(e: ErrorJson): string[] {
+  return e.file ? [`ERROR FILE:    ${e.file.remoteName} -> ${e.file.localName}`] : [];
+}
+
+export function errorContextLine(e: ErrorJson): string {
+  return `ERROR CONTEXT: ${formatHresult(contextValue(e.context))} - ${e.contextDescription}`;
+}
+
+/** /geterror and the error part of /info /verbose. */
+export function errorLines(e: ErrorJson): string[] {
+  const lines = errorFileLines(e);
+  lines.push(`ERROR CODE:    ${formatHresult(e.hresult)} - ${e.description}`);
+  lines.push(errorContextLine(e));
+  if (e.message && e.message !== e.description) lines.push(`ERROR DETAIL:  ${e.message}`);
+  return lines;
+}
+
+function quoted(value: string | null): string {
+  return value === null ? 'NULL' : `'${value}'`;
+}
+
+export function notifyCmdLineText(c: { program: string | null; parameters: string | null }): string {
+  return c.program === null ? 'none' : `${quoted(c.program)} ${quoted(c.parameters)}`;
+}
+
+/** The /info /verbose block, in bitsadmin's line order; bitsd's extra settings come last. */
+export function infoVerbose(job: JobDetailsJson): string[] {
+  const lines = infoHeader(job);
+  lines.push(`CREATION TIME: ${formatTime(job.times.creationTime)} MODIFICATION TIME: ${formatTime(job.times.modificationTime)}`);
+  lines.push(`COMPLETION TIME: ${formatTime(job.times.transferCompletionTime)}`);
+  // A command-line client cannot hold a COM-style callback, so none is ever registered from here.
+  lines.push(`NOTIFY INTERFACE: UNREGISTERED NOTIFICATION FLAGS: ${job.notifyFlags}`);
+  lines.push(`RETRY DELAY: ${job.minRetryDelay} NO PROGRESS TIMEOUT: ${job.noProgressTimeout} ERROR COUNT: ${job.errorCount}`);
+  lines.push(`PROXY USAGE: ${job.proxy.usage} PROXY LIST: ${job.proxy.proxyList ?? 'NULL'} PROXY BYPASS LIST: ${job.proxy.bypassList ?? 'NULL'}`);
+  if (job.error) lines.push(...errorLines(job.error));
+  lines.push(`DESCRIPTION: ${job.description}`);
+  lines.push('JOB FILES:');
+  for (const f of job.files) lines.push(`\t${fileLine(f)}`);
+  lines.push(`NOTIFICATION COMMAND LINE: ${notifyCmdLineText(job.notifyCmdLine)}`);
+  lines.push(`CUSTOM HEADERS: ${customHeadersText(job)}`);
+  lines.push(`MAX DOWNLOAD TIME: ${job.maxDownloadTime} SECURITY FLAGS: ${formatFlags(job.securityFlags)} HTTP METHOD: ${job.httpMethod}`);
+  const cert = job.clientCertificate;
+  lines.push(`CLIENT CERTIFICATE: ${cert ? `${cert.certFile}${cert.keyFile ? ` KEY: ${cert.keyFile}` : ''}` : 'NULL'}`);
+  if (job.reply) {
+    lines.push(`REPLY FILE: ${job.reply.fileName ?? 'NULL'} REPLY PROGRESS: ${job.reply.progress.bytesTransferred} / ${formatSize(job.reply.progress.bytesTotal)}`);
+  }
+  return lines;
+}
+
+function customHeadersText(job: JobDetailsJson): string {
+  if (job.customHeadersWriteOnly) return '(write-only)';
+  return job.customHeaders === null ? 'NULL' : job.customHeaders.join(' | ');
+}
+
+/**
+ * /getreplydata: 16 bytes a row, "0000: 48 65 ...  Hello..." (offset, hex, printable ASCII),
+ * the layout of bitsadmin's dump.
+ */
+export function hexDump(data: Buffer): string[] {
+  const lines: string[] = [];
+  for (let offset = 0; offset < data.length; offset += 16) {
+    const row = data.subarray(offset, offset + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${offset.toString(16).padStart(4, '0')}: ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return lines;
+}

@@ -1,0 +1,146 @@
+/**
+ * The daemon: owns the instance lock, the socket, the manager and the IPC server, and starts and
+ * stops them in order. It never touches `process` (the bin does: argv, signals, exit), so tests
+ * can run it in process.
+ *
+ *   start: data dir (0700) → lock → socket dir checks → stale socket → manager (crash recovery)
+ *          → IPC listen → socket 0600 → "ready"
+ *   stop:  stop accepting → let running requests answer (briefly) → drop connections →
+ *          manager.close() (aborts transfers, progress already durable) → remove socket → unlock
+ */
+import { mkdir, unlink } from 'node:fs/promises';
+import { BackgroundCopyManager } from '../api/manager.js';
+import type { Logger } from '../shared/logger.js';
+import { IpcServer, type IpcLimits } from '../ipc/server.js';
+import { probeDaemon } from '../ipc/probe.js';
+import type { DaemonConfig } from './config.js';
+import { logQueueEvents } from './event-log.js';
+import { InstanceLock } from './lock.js';
+import { clearStaleSocket, prepareSocketDir, secureSocket } from './socket-dir.js';
+
+export interface DaemonDeps {
+  readonly config: DaemonConfig;
+  readonly logger: Logger;
+  readonly pid: number;
+  readonly uid: number;
+  /** "0.1.0": sent in hello and logged. */
+  readonly version: string;
+  readonly isProcessAlive: (pid: number) => boolean;
+  /** Default: BackgroundCopyManager.open({ dataDir }) with the default engines. */
+  readonly openManager?: (dataDir: string) => Promise<BackgroundCopyManager>;
+  readonly ipcLimits?: Partial<IpcLimits>;
+}
+
+type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Daemon {
+  readonly #deps: DaemonDeps;
+  readonly #log: Logger;
+  #state: DaemonState = 'new';
+  #lock: InstanceLock | null = null;
+  #manager: BackgroundCopyManager | null = null;
+  #ipc: IpcServer | null = null;
+  #boundSocket = false;
+  #unlog: (() => void) | null = null;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  constructor(deps: DaemonDeps) {
+    this.#deps = deps;
+    this.#log = deps.logger;
+  }
+
+  get state(): DaemonState {
+    return this.#state;
+  }
+
+  start(): Promise<void> {
+    if (this.#state !== 'new') return Promise.reject(new Error(`Daemon.start() called in state ${this.#state}`));
+    this.#state = 'starting';
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const { config, pid, uid, version } = this.#deps;
+    this.#log.info('starting', { version, pid, dataDir: config.dataDir, socket: config.socketPath });
+    try {
+      await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+      this.#lock = await InstanceLock.acquire({
+        path: config.lockPath,
+        dataDir: config.dataDir,
+        self: { pid, socket: config.socketPath, startedAt: new Date().toISOString() },
+        isProcessAlive: this.#deps.isProcessAlive,
+        probe: (socket) => probeDaemon(socket, 1000),
+        onStale: (holder, reason) => this.#log.warn('taking over a stale lock', { lock: config.lockPath, holderPid: holder?.pid, reason }),
+      });
+      const dir = await prepareSocketDir(config.socketDir, { uid, owned: config.ownsSocketDir });
+      if (dir.created) this.#log.info('created the socket directory', { dir: config.socketDir, mode: '0700' });
+      if (dir.tightened) this.#log.warn('tightened the socket directory to 0700', { dir: config.socketDir });
+      if ((await clearStaleSocket(config.socketPath, (p) => probeDaemon(p, 1000))) === 'removed') {
+        this.#log.warn('removed a stale socket left by a daemon that did not stop cleanly', { socket: config.socketPath });
+      }
+      const manager = await (this.#deps.openManager ?? ((dataDir) => BackgroundCopyManager.open({ dataDir })))(config.dataDir);
+      this.#manager = manager;
+      this.#unlog = logQueueEvents(manager.queue.events, this.#log);
+      const ipc = new IpcServer({ manager, logger: this.#log, serverName: `bitsd ${version}`, pid, ...(this.#deps.ipcLimits ? { limits: this.#deps.ipcLimits } : {}) });
+      this.#ipc = ipc;
+      await ipc.listen(config.socketPath);
+      this.#boundSocket = true;
+      await secureSocket(config.socketPath);
+    } catch (err) {
+      await this.#teardown();
+      this.#state = 'stopped';
+      throw err;
+    }
+    if (this.#stopping) return; // stopped while starting: no "ready"
+    this.#state = 'running';
+    this.#log.info('ready', { socket: config.socketPath, dataDir: config.dataDir, pid, version });
+  }
+
+  /** Graceful stop; idempotent (a second call returns the same promise). */
+  stop(reason = 'requested'): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = (async () => {
+        // A signal during start: let start finish (or fail) first, so nothing it opens is left behind.
+        await this.#starting?.catch(() => undefined);
+        this.#state = 'stopping';
+        this.#log.info('stopping', { reason });
+        await this.#teardown();
+        this.#state = 'stopped';
+        this.#log.info('stopped');
+      })();
+    }
+    return this.#stopping;
+  }
+
+  /** Releases whatever start() acquired, in reverse order; each step runs even if one fails. */
+  async #teardown(): Promise<void> {
+    const step = async (what: string, work: () => Promise<void>): Promise<void> => {
+      try {
+        await work();
+      } catch (err) {
+        this.#log.error(`shutdown: ${what} failed`, { error: err });
+      }
+    };
+    const ipc = this.#ipc;
+    const manager = this.#manager;
+    const lock = this.#lock;
+    this.#ipc = null;
+    this.#manager = null;
+    this.#lock = null;
+    if (ipc) await step('closing the IPC server', () => ipc.close(300));
+    if (manager) await step('closing the manager', () => manager.close());
+    this.#unlog?.();
+    this.#unlog = null;
+    if (this.#boundSocket) {
+      this.#boundSocket = false;
+      await step('removing the socket', () =>
+        unlink(this.#deps.config.socketPath).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        }),
+      );
+    }
+    if (lock) await step('releasing the lock', () => lock.release());
+  }
+}
