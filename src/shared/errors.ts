@@ -7,6 +7,7 @@
 import {
   codeOf,
   describeHresult,
+  ERROR_CONTEXTS,
   type ErrorContext,
   formatHresult,
   type HresultCode,
@@ -15,6 +16,11 @@ import {
 
 export interface BitsErrorOptions {
   readonly context?: ErrorContext;
+  /**
+   * The numeric HRESULT when bitsd has no name for it (a server's or a peer's value): `code` is then
+   * E_FAIL for callers matching on names, and `hresult` keeps the value as sent.
+   */
+  readonly hresult?: number;
   readonly cause?: unknown;
   /**
    * For transfer failures: true when trying again later may succeed (the job goes to
@@ -34,7 +40,7 @@ export class BitsError extends Error {
   readonly transient: boolean;
 
   constructor(code: HresultCode, message?: string, options: BitsErrorOptions = {}) {
-    const hresult = hresultOf(code);
+    const hresult = options.hresult === undefined ? hresultOf(code) : options.hresult >>> 0;
     super(message ?? describeHresult(hresult), options.cause === undefined ? undefined : { cause: options.cause });
     this.hresult = hresult;
     this.code = code;
@@ -43,11 +49,14 @@ export class BitsError extends Error {
     this.transient = options.transient ?? false;
   }
 
-  /** Rebuilds an error from its wire form (IPC), keeping unknown HRESULTs by value. */
-  static fromJSON(value: { hresult: number; code?: string; context?: string; message?: string }): BitsError {
-    const code = (value.code as HresultCode | undefined) ?? codeOf(value.hresult) ?? 'E_FAIL';
-    const err = new BitsError(code, value.message, { context: (value.context as ErrorContext | undefined) ?? 'NONE' });
-    return err;
+  /**
+   * Rebuilds an error from its wire form (IPC). The code is derived from the HRESULT (a peer's
+   * code string is not trusted); an HRESULT bitsd has no name for is kept by value with code E_FAIL.
+   */
+  static fromJSON(value: { hresult: number; context?: string; message?: string }): BitsError {
+    const hresult = value.hresult >>> 0;
+    const context = value.context !== undefined && Object.hasOwn(ERROR_CONTEXTS, value.context) ? (value.context as ErrorContext) : 'NONE';
+    return new BitsError(codeOf(hresult) ?? 'E_FAIL', value.message, { context, hresult });
   }
 
   toJSON(): { hresult: number; code: string; context: ErrorContext; message: string } {

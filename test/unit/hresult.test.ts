@@ -100,3 +100,12 @@ describe('BitsError', () => {
     expect(new BitsError('E_FAIL').message).toBe('Unspecified error.');
   });
 });
+
+describe('BitsError over the wire', () => {
+  it('keeps an HRESULT bitsd has no name for, and ignores an unknown code name', () => {
+    const back = BitsError.fromJSON({ hresult: 0x80070112, context: 'REMOTE_FILE', message: 'quota' });
+    expect(back).toMatchObject({ hresult: 0x80070112, code: 'E_FAIL', context: 'REMOTE_FILE', message: 'quota' });
+    const odd = BitsError.fromJSON({ hresult: 0x80200002, context: 'NOT_A_CONTEXT', code: 'NOT_A_CODE' } as never);
+    expect(odd).toMatchObject({ code: 'BG_E_INVALID_STATE', context: 'NONE' });
+  });
+});

@@ -7,20 +7,6 @@ import { codeOf, describeHresult, type ErrorContext, formatHresult } from '../..
 import type { AckFailure } from '../../protocol/ack.js';
 import type { AckError } from '../../protocol/outcomes.js';
 
-/**
- * A BitsError whose HRESULT came from a server and has no entry in the HRESULT table (e.g.
- * ERROR_NOT_ENOUGH_QUOTA from an IIS application). GetError must still return the server's value,
- * so the numeric HRESULT is kept as sent; `code` falls back to E_FAIL for callers matching on names.
- */
-export class RemoteBitsError extends BitsError {
-  override readonly hresult: number;
-
-  constructor(hresult: number, message: string, options: BitsErrorOptions = {}) {
-    super(codeOf(hresult) ?? 'E_FAIL', message, options);
-    this.hresult = hresult >>> 0;
-  }
-}
-
 /** The BitsError for a non-success Ack. */
 export function ackBitsError(error: AckError, transient: boolean, details: Readonly<Record<string, unknown>> = {}): BitsError {
   const message = `${error.message} ${describeHresult(error.hresult)}`;
@@ -29,8 +15,9 @@ export function ackBitsError(error: AckError, transient: boolean, details: Reado
     transient,
     details: { status: error.status, serverCode: error.serverCode, ...details },
   };
-  const code = codeOf(error.hresult);
-  return code === undefined ? new RemoteBitsError(error.hresult, message, options) : new BitsError(code, message, options);
+  // The server's HRESULT is kept by value even when bitsd has no name for it (code E_FAIL then):
+  // GetError must return what the server said, e.g. ERROR_NOT_ENOUGH_QUOTA from an IIS application.
+  return new BitsError(codeOf(error.hresult) ?? 'E_FAIL', message, { ...options, hresult: error.hresult });
 }
 
 /** BG_E_INVALID_SERVER_RESPONSE: the server broke the protocol. Fatal: it will do it again. */
