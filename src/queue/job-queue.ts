@@ -11,7 +11,7 @@ import type { Clock, Timer } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { ErrorContext } from '../shared/hresult.js';
 import { type Effect, type JobEvent, type MachineJob, transition } from '../job/machine.js';
-import { DEFAULTS, FINAL_STATES, type JobType, NOTIFY, PRIORITIES, type Quotas } from '../job/types.js';
+import { FINAL_STATES, type JobType, NOTIFY, PRIORITIES, type Quotas } from '../job/types.js';
 import type { JobAggregate, JobStore } from '../store/job-store.js';
 import type { FilePatch, JobPatch, JobRecord } from '../store/records.js';
 import { toTransferFile, toTransferJob } from './transfer-view.js';
@@ -20,6 +20,7 @@ import type { EngineState, ReplyInfo, TransferEngine, TransferFile, TransferJob 
 import { Scheduler, type SchedulerHost } from '../scheduler/scheduler.js';
 import { transitionPatch } from './apply-transition.js';
 import { QueueEmitter, type JobEventData } from './events.js';
+import { newJobRecord } from './new-job.js';
 import { NotifyCommands } from './notify-command.js';
 import { RemoteCancels } from './remote-cancels.js';
 
@@ -415,67 +416,4 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
 function eventData(job: JobRecord): JobEventData {
   return { jobId: job.id, displayName: job.displayName, type: job.type, state: job.state };
-}
-
-export function newJobRecord(id: string, displayName: string, type: JobType, owner: string, now: number): JobRecord {
-  return {
-    id,
-    type,
-    state: 'SUSPENDED',
-    displayName,
-    description: '',
-    owner,
-    priority: DEFAULTS.priority,
-    queueSeq: 0,
-    notifyFlags: DEFAULTS.notifyFlags,
-    notifyProgram: null,
-    notifyParameters: null,
-    minRetryDelaySec: DEFAULTS.minimumRetryDelaySec,
-    noProgressTimeoutSec: DEFAULTS.noProgressTimeoutSec,
-    maxDownloadTimeSec: DEFAULTS.maximumDownloadTimeSec,
-    proxyUsage: DEFAULTS.proxyUsage,
-    proxyList: null,
-    proxyBypass: null,
-    customHeaders: null,
-    customHeadersWriteOnly: false,
-    securityFlags: DEFAULTS.securityFlags,
-    clientCertFile: null,
-    clientKeyFile: null,
-    httpMethod: null,
-    replyFileName: null,
-    aclFlags: 0,
-    dynamicContent: false,
-    highPerformance: false,
-    maxDownloadSize: null,
-    minNotificationIntervalMs: DEFAULTS.minimumNotificationIntervalMs,
-    costFlags: DEFAULTS.costFlags,
-    notificationClsid: null,
-    useStoredCredentials: null,
-    onDemand: false,
-    everResumed: false,
-    errorCount: 0,
-    errorHresult: null,
-    errorCode: null,
-    errorContext: null,
-    errorMessage: null,
-    errorFileIndex: null,
-    createdAt: now,
-    modifiedAt: now,
-    transferredAt: null,
-    finalAt: null,
-    noProgressSince: null,
-    retryAt: null,
-    retryDeadline: null,
-    activeMs: 0,
-    activeSince: null,
-    replyUrl: null,
-    replyTempName: null,
-    replyBytesTotal: -1,
-    replyBytesTransferred: 0,
-    cancelPending: false,
-    cancelNextAt: null,
-    cancelDeadline: null,
-    cancelAttempts: 0,
-    cancelLastError: null,
-  };
 }
