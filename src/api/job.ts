@@ -466,15 +466,30 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 }
 
+/**
+ * Download directories that passed the check below within DIR_CHECK_TTL_MS. AddFile comes in
+ * bursts (200 files of a job, thousands of jobs into one directory), and checking the same
+ * directory again each time cost two thread-pool round trips per call (bench case 5). A directory
+ * removed within the window is reported by the transfer instead (ERROR_PATH_NOT_FOUND), as one
+ * removed right after AddFile always was. Only successes are remembered.
+ */
+const DIR_CHECK_TTL_MS = 1000;
+const checkedDirs = new Map<string, number>();
+
 /** AddFile's local checks: the directory exists (and is writable for downloads); an upload source is readable. */
 async function checkLocalAccess(type: JobType, localName: string): Promise<void> {
   if (type === 'DOWNLOAD') {
-    await checkDirectory(dirname(localName));
+    const dir = dirname(localName);
+    const checkedAt = checkedDirs.get(dir);
+    if (checkedAt !== undefined && performance.now() - checkedAt < DIR_CHECK_TTL_MS) return;
+    await checkDirectory(dir);
     try {
-      await access(dirname(localName), constants.W_OK);
+      await access(dir, constants.W_OK);
     } catch {
-      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dirname(localName)}.`);
+      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}.`);
     }
+    if (checkedDirs.size >= 1024) checkedDirs.clear();
+    checkedDirs.set(dir, performance.now());
     return;
   }
   try {
