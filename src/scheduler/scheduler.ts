@@ -61,6 +61,13 @@ export class Scheduler {
   readonly #stopping = new Map<string, Promise<void>>();
   #timer: Timer | null = null;
   #timerAt: number | null = null;
+  /**
+   * Persisted timers are fired (a handful of queries) only when something is due: at start
+   * (overdue work from before a restart), when the clock timer fires, or when a change made
+   * something due at once (a Cancel-Session owed now). Every transition that arms a timer wakes the
+   * scheduler, whose pass re-arms the clock timer for the earliest due time.
+   */
+  #dueCheck = true;
   #scheduled = false;
   #stopped = false;
 
@@ -70,11 +77,15 @@ export class Scheduler {
     this.#options = options;
   }
 
-  /** Looks for work soon (coalesced: many wakes in one tick make one pass). */
+  /**
+   * Looks for work soon. Coalesced on the next macrotask: a caller creating and resuming jobs in a
+   * loop of awaited calls (which settle in microtasks) gets one pass for the whole burst, not two
+   * passes of a dozen queries per job.
+   */
   wake(): void {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#scheduled = false;
       if (!this.#stopped) this.#pass();
     });
@@ -111,7 +122,12 @@ export class Scheduler {
   }
 
   #pass(): void {
-    this.#host.fireDue(this.#clock.now());
+    const now = this.#clock.now();
+    const due = this.#dueCheck ? now : this.#host.earliestDue();
+    if (due !== null && due <= now) {
+      this.#dueCheck = false;
+      this.#host.fireDue(now);
+    }
     this.#dispatchForeground();
     this.#dispatchBackground();
     this.#armTimer();
@@ -238,6 +254,7 @@ export class Scheduler {
     this.#timer = this.#clock.at(due, () => {
       this.#timer = null;
       this.#timerAt = null;
+      this.#dueCheck = true;
       this.wake();
     });
   }

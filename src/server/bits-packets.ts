@@ -12,7 +12,7 @@
  *   Content-Length 0.
  * - A gap → 416 + BG_E_HTTP_ERROR_416 with BITS-Received-Content-Range.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hresultOf, httpErrorHresult } from '../shared/hresult.js';
 import {
@@ -27,7 +27,7 @@ import type { IncomingRequest } from './http-connection.js';
 import { resolveUrlPath, targetPath } from './paths.js';
 import { parseFragmentRange } from './ranges.js';
 import type { ServerLog } from './server-log.js';
-import { placeUpload, type UploadSession, type UploadSessions, writeFragment } from './upload-sessions.js';
+import { placeUpload, sinkFragment, type UploadSession, type UploadSessions, writeFragment } from './upload-sessions.js';
 
 export type ReplyResult =
   | { readonly body: Buffer | string; readonly contentType?: string }
@@ -178,7 +178,9 @@ export class UploadService {
         );
       }
       if (range.kind === 'range' && range.last >= session.received) {
-        const result = await writeFragment(session.tempPath, req.body, range.first, session.received, ctx.bodyLimit);
+        const result = isSinkUpload(session)
+          ? await sinkFragment(req.body, range.first, session.received, ctx.bodyLimit)
+          : await writeFragment(session.tempPath, req.body, range.first, session.received, ctx.bodyLimit);
         session.received += result.written;
         this.#o.log.stats.bytesStored += result.written;
         if (result.aborted) return { kind: 'aborted' };
@@ -217,7 +219,9 @@ export class UploadService {
   }
 
   async #complete(session: UploadSession): Promise<void> {
-    await placeUpload(session.tempPath, session.targetPath);
+    // A sink upload leaves nothing behind: its (empty) staging file goes now.
+    if (isSinkUpload(session)) await rm(session.tempPath, { force: true });
+    else await placeUpload(session.tempPath, session.targetPath);
     session.completed = true;
     this.#o.log.stats.sessionsCompleted += 1;
     this.#o.log.stats.completedUploads.push(session.relPath);
@@ -257,4 +261,11 @@ export class UploadService {
   async shutdown(): Promise<void> {
     await this.#o.sessions.removeAll();
   }
+}
+
+/** BITS uploads to /__sink/<anything> are acknowledged in full but never stored (benchmarks). */
+export const BITS_SINK_PREFIX = '/__sink/';
+
+function isSinkUpload(session: UploadSession): boolean {
+  return session.urlPath.startsWith(BITS_SINK_PREFIX);
 }

@@ -1,6 +1,6 @@
 /** The reference BITS upload server (tests, demos, benchmarks). See docs/bits-server.md. */
 export { type BitsServer, type BitsServerOptions, SINK_PATH, startBitsServer } from './start-server.js';
-export { type ReplyHandler, type ReplyResult, REPLY_PREFIX } from './bits-packets.js';
+export { BITS_SINK_PREFIX, type ReplyHandler, type ReplyResult, REPLY_PREFIX } from './bits-packets.js';
 export { BITS_PROTOCOL_GUID } from './bits-ack.js';
 export {
   type ErrorCodeSpec,

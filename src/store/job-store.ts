@@ -160,8 +160,18 @@ export class JobStore {
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
+      // NORMAL: commits are not fsynced one by one; the WAL is synced at checkpoints. A power loss
+      // can forget the last moments of queue changes but never corrupts the database, and a
+      // process crash loses nothing. Transfer engines sync file bytes before recording progress,
+      // so recorded progress is never ahead of the bytes on disk.
       db.pragma('synchronous = NORMAL');
+      // Checkpoints (and their fsyncs) every ~40 MB of WAL instead of every 4 MB: with the default
+      // they were a third of the cost of each small commit under load.
+      db.pragma('wal_autocheckpoint = 10000');
       db.pragma('foreign_keys = ON');
+      // The default 2 MB page cache holds ~2,000 jobs: beyond that every lookup and insert read
+      // pages back from the OS. 64 MB keeps a 100,000-job queue's tables and indexes in memory.
+      db.pragma('cache_size = -65536');
       db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
       migrate(db, readMigrations(options.migrationsDir ?? defaultMigrationsDir()), options.now);
       for (const suffix of ['-wal', '-shm']) {

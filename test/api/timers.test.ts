@@ -122,6 +122,7 @@ describe('no-progress timeout', () => {
 describe('maximum download time', () => {
   it('a job active longer than its maximum download time goes to ERROR with BG_E_MAXDOWNLOAD_TIMEOUT', async () => {
     const job = await startedJob();
+    await engine.waitForAttempts(1);
     await job.setMaximumDownloadTime(3600);
     await job.suspend();
     await job.resume();

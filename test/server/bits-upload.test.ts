@@ -34,6 +34,21 @@ async function stagedFiles(): Promise<string[]> {
 }
 
 describe('BITS upload sessions', () => {
+  it('uploads under /__sink/ are acknowledged in full but never stored (benchmarks)', async () => {
+    const data = randomBytes(200_000);
+    const create = await bits.post('/__sink/big.bin', 'Create-Session', { 'BITS-Supported-Protocols': PROTOCOL });
+    const session = create.headers['bits-session-id'] ?? '';
+    const first = await bits.fragment('/__sink/big.bin', session, data.subarray(0, 120_000), 0, data.length);
+    expect(first.headers['bits-received-content-range']).toBe('120000');
+    // Overlap is trimmed exactly as for stored uploads.
+    const second = await bits.fragment('/__sink/big.bin', session, data.subarray(100_000), 100_000, data.length);
+    expect(second.status).toBe(200);
+    expect(second.headers['bits-received-content-range']).toBe('200000');
+    expect(server.stats.sessionsCompleted).toBe(1);
+    expect(existsSync(join(dir.path, '__sink'))).toBe(false);
+    expect(await stagedFiles()).toEqual([]);
+  });
+
   it('Ping answers an Ack with Content-Length', async () => {
     const ack = await bits.post('/x', 'PING');
     expect(ack.status).toBe(200);

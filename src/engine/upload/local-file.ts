@@ -2,7 +2,7 @@
  * The local upload file: identity (size + mtime, the BITS consistency rule, bits-protocol.md §5)
  * and fragment bodies streamed from disk, so memory stays bounded whatever the file size.
  */
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { type BitsError, isBitsError } from '../../shared/errors.js';
 import { type ByteRange, rangeLength } from '../../protocol/ranges.js';
@@ -46,9 +46,36 @@ export interface FragmentBody {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Fragments up to this size are read into one buffer and sent as bytes: streaming them from a
+ * ReadStream (64 KiB reads through the thread pool, each awaited by the socket write) held
+ * uploads to ~170 MiB/s on loopback, a third of what the same bytes from memory reach. Memory
+ * stays bounded by this constant per running upload; larger fragments are streamed.
+ */
+export const BUFFERED_FRAGMENT_MAX = 16 * 1024 * 1024;
+
+async function readFragment(handle: FileHandle, path: string, start: number, length: number): Promise<FragmentBody> {
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, start + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    // Truncated since the fstat: the same failure a short streamed body gives.
+    if (filled < length) throw localFileChanged(path, { expectedBytes: length, readBytes: filled });
+    return { body: buffer, localError: () => null, dispose: () => undefined };
+  } catch (err) {
+    throw isBitsError(err) ? err : localFileError(err, path);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/**
  * Opens the file for one fragment: checks, on the open descriptor, that the file is the one the
- * session started with (a replaced file is caught even if the path was reused), then streams
- * exactly the range's bytes.
+ * session started with (a replaced file is caught even if the path was reused), then reads (or,
+ * past BUFFERED_FRAGMENT_MAX, streams) exactly the range's bytes.
  */
 export async function openFragment(path: string, range: ByteRange, recorded: FileIdentity): Promise<FragmentBody> {
   if (rangeLength(range) === 0) {
@@ -68,8 +95,9 @@ export async function openFragment(path: string, range: ByteRange, recorded: Fil
     await handle.close().catch(() => undefined);
     throw isBitsError(err) ? err : localFileError(err, path);
   }
-  const stream = handle.createReadStream({ start: range.first, end: range.last, autoClose: true });
   const expected = rangeLength(range);
+  if (expected <= BUFFERED_FRAGMENT_MAX) return readFragment(handle, path, range.first, expected);
+  const stream = handle.createReadStream({ start: range.first, end: range.last, autoClose: true });
   let failure: BitsError | null = null;
   let seen = 0;
   // Counts the bytes on their way to the transport. A file truncated since the fstat above yields

@@ -16,7 +16,7 @@ import type { TransferContext } from '../types.js';
 import { type AckResponse, PacketChannel, type SendOptions } from './channel.js';
 import { ackBitsError, ackReadError, describeError, invalidResponse } from './errors.js';
 import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
-import type { ResolvedUploadOptions } from './options.js';
+import { FAST_FRAGMENT_MS, type ResolvedUploadOptions, SLOW_FRAGMENT_MS } from './options.js';
 import { fetchReply } from './reply.js';
 import { type UploadState, writeUploadState } from './state.js';
 import { type JobConnection, targetUrl } from './target.js';
@@ -138,7 +138,9 @@ export class UploadSession {
     const sessionId = this.#state.sessionId;
     if (sessionId === null) throw new Error('sendFragments without a session');
     let offset = start;
-    let fragmentSize = this.#state.fragmentSize ?? this.#options.fragmentSize;
+    // A 413 persisted the size the server accepts: never grow past it.
+    let ceiling = this.#state.fragmentSize ?? this.#options.maxFragmentSize;
+    let fragmentSize = Math.min(this.#options.fragmentSize, ceiling);
     let resentFinal = false;
     let stalls = 0;
     for (;;) {
@@ -155,6 +157,7 @@ export class UploadSession {
       const final = isFinalRange(range, total);
       const packet = fragmentPacket({ sessionId, range, total, fileName: basename(this.#ctx.file.localName) }, this.#job.headers(true));
       const fragmentRange = range;
+      const sentAt = this.#options.monotonicNow();
       const response = await this.#send(this.#target(), packet, {
         timeoutMs: final && wantsReply ? this.#options.replyAckTimeoutMs : this.#options.requestTimeoutMs,
         body: () => openFragment(this.#ctx.file.localName, fragmentRange, identity),
@@ -170,6 +173,7 @@ export class UploadSession {
           // The Ack of the fragment holding the last byte ends the upload (and carries the reply URL).
           if (final && offset === total) return this.#uploaded(total, wantsReply ? ack.replyUrl : null);
           this.#progress(offset);
+          fragmentSize = this.#adapt(fragmentSize, ceiling, this.#options.monotonicNow() - sentAt);
           break;
         }
         case 'resume-from-range': {
@@ -185,6 +189,7 @@ export class UploadSession {
           if (smaller === null) throw this.#failure(outcome);
           this.#options.logger.debug('413 on a fragment; shrinking it.', { from: fragmentSize, to: smaller });
           fragmentSize = smaller;
+          ceiling = smaller;
           this.#state = { ...this.#state, fragmentSize };
           this.#ctx.saveState(writeUploadState(this.#state));
           continue;
@@ -202,6 +207,13 @@ export class UploadSession {
         });
       }
     }
+  }
+
+  /** Doubles a fragment acknowledged quickly (up to `ceiling`), halves a slow one (down to the initial size). */
+  #adapt(size: number, ceiling: number, elapsedMs: number): number {
+    if (elapsedMs < FAST_FRAGMENT_MS) return Math.min(size * 2, ceiling);
+    if (elapsedMs > SLOW_FRAGMENT_MS) return Math.max(Math.floor(size / 2), Math.min(this.#options.fragmentSize, ceiling));
+    return size;
   }
 
   /** Every byte is on the server: move to the reply (UPLOAD_REPLY) or Close-Session, durably. */

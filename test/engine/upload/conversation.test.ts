@@ -185,3 +185,40 @@ describe('upload conversation', () => {
     expect(readUploadState(rec.states[0])).toMatchObject({ hostId: '127.0.0.1:9001', hostIdFallbackSec: 60 });
   });
 });
+
+describe('fragment size', () => {
+  /** Sends an upload of `size` bytes and answers each fragment after `elapsed(i)` ms; returns the fragment lengths. */
+  async function lengths(size: number, options: Parameters<typeof setup>[0], elapsed: (i: number) => number): Promise<number[]> {
+    const f = await file(size);
+    let now = 0;
+    const { transport, engine } = setup({ ...options, monotonicNow: () => now });
+    const { ctx } = makeContext({ localName: f.path });
+    const run = engine.transfer(ctx);
+    await (await transport.nextRequest()).respondWith({ status: 201, headers: ack({ 'bits-session-id': 's' }) });
+    const seen: number[] = [];
+    for (let offset = 0; offset < size; ) {
+      const frag = await transport.nextRequest();
+      const length = Number(frag.headers['content-length']);
+      seen.push(length);
+      offset += length;
+      now += elapsed(seen.length - 1);
+      await frag.respondWith({ status: 200, headers: ack({ 'bits-received-content-range': String(offset) }) });
+    }
+    await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
+    await run;
+    return seen;
+  }
+
+  it('grows (doubling) while Acks are fast, up to maxFragmentSize', async () => {
+    expect(await lengths(2000, { fragmentSize: 100, maxFragmentSize: 400 }, () => 10)).toEqual([100, 200, 400, 400, 400, 400, 100]);
+  });
+
+  it('shrinks back (not below the first size) when an Ack is slow', async () => {
+    const slowAfter = (i: number): number => (i < 2 ? 10 : 5000);
+    expect(await lengths(1500, { fragmentSize: 100, maxFragmentSize: 800 }, slowAfter)).toEqual([100, 200, 400, 200, 100, 100, 100, 100, 100, 100]);
+  });
+
+  it('stays fixed when only fragmentSize is given', async () => {
+    expect(await lengths(300, { fragmentSize: 100 }, () => 1)).toEqual([100, 100, 100]);
+  });
+});
