@@ -40,23 +40,28 @@ export async function throughputCases(ctx: BenchContext): Promise<Row[]> {
   const writes = { upload: [] as number[], download: [] as number[], uploadStmts: [] as number[], downloadStmts: [] as number[] };
 
   // ---- case 1: upload ----
-  const up = await alternate(ctx, 'upload 1 GiB', {
-    bitsd: async () => {
+  // Both sides send to bits-server's sinks (bitsd: the BITS protocol to /__sink/..., whose
+  // fragments are acknowledged but not stored; curl: one PUT to /__sink), so the comparison is of
+  // the clients, not of this machine's disk. The stored upload is measured once more below.
+  const uploadTo = async (remote: string): Promise<number> => {
       const res = await worker({
         task: 'transfer',
         dataDir: join(ctx.tmp, 'state-up'),
         background: 1,
         type: 'UPLOAD',
-        jobs: [[{ remote: `${ctx.bits.url}/up/big.bin`, local: src }]],
+        jobs: [[{ remote, local: src }]],
       });
       rmSync(join(ctx.tmp, 'state-up'), { recursive: true, force: true });
       emptyDir(ctx.bitsRoot);
       writes.upload.push(res.writes?.commits ?? 0);
       writes.uploadStmts.push(res.writes?.statements ?? 0);
       return res.ms;
-    },
+  };
+  const up = await alternate(ctx, 'upload 1 GiB', {
+    bitsd: () => uploadTo(`${ctx.bits.url}/__sink/big.bin`),
     curl: async () => (await run(ctx.tools.curl, ['-sS', '-f', '-o', '/dev/null', '-H', 'Expect:', '-T', src, `${ctx.bits.url}/__sink`])).ms,
   });
+  const stored = summarize([await uploadTo(`${ctx.bits.url}/up/big.bin`)].map(mibps));
 
   // ---- case 2: download ----
   const down = await alternate(ctx, 'download 1 GiB', {
@@ -101,10 +106,11 @@ export async function throughputCases(ctx: BenchContext): Promise<Row[]> {
   const upW = summarize(writes.upload).median;
   const dnW = summarize(writes.download).median;
   return [
-    { id: '1', what: 'Upload 1 GiB to bits-server (curl: PUT to /__sink)', bitsd: upB, unit: 'MiB/s', peer: { name: 'curl', value: upC }, ratio: ratio(upB.median, upC.median), target: '>= 0.9 x curl', met: upB.median >= 0.9 * upC.median },
+    { id: '1', what: 'Upload 1 GiB to bits-server, not stored (bitsd: BITS to /__sink/...; curl: PUT to /__sink)', bitsd: upB, unit: 'MiB/s', peer: { name: 'curl', value: upC }, ratio: ratio(upB.median, upC.median), target: '>= 0.9 x curl', met: upB.median >= 0.9 * upC.median },
+    { id: "1'", what: 'Upload 1 GiB to bits-server, stored on disk (once)', bitsd: stored, unit: 'MiB/s', target: 'reported (bounded by the disk)', met: true },
     { id: '2a', what: 'Download 1 GiB from nginx', bitsd: dnB, unit: 'MiB/s', peer: { name: 'curl', value: dnC }, ratio: ratio(dnB.median, dnC.median), target: '>= 0.9 x curl', met: dnB.median >= 0.9 * dnC.median },
     { id: '2b', what: 'Download 1 GiB from nginx', bitsd: dnB, unit: 'MiB/s', peer: { name: 'aria2c -x1', value: dnA }, ratio: ratio(dnB.median, dnA.median), target: '>= 1.0 x aria2c', met: dnB.median >= dnA.median },
-    { id: '7a', what: 'SQLite commits per GiB uploaded', bitsd: upW, unit: 'commits/GiB', target: `reported; independent of network chunks (${chunksPerGiB}/GiB)`, met: upW < chunksPerGiB / 4, note: `${summarize(writes.uploadStmts).median} write statements; one progress commit per acknowledged 1 MiB fragment` },
+    { id: '7a', what: 'SQLite commits per GiB uploaded', bitsd: upW, unit: 'commits/GiB', target: `reported; independent of network chunks (${chunksPerGiB}/GiB)`, met: upW < chunksPerGiB / 4, note: `${summarize(writes.uploadStmts).median} write statements; one progress commit per acknowledged fragment (1 MiB growing to 16 MiB)` },
     { id: '7b', what: 'SQLite commits per GiB downloaded', bitsd: dnW, unit: 'commits/GiB', target: `reported; independent of network chunks (${chunksPerGiB}/GiB)`, met: dnW < chunksPerGiB / 4, note: `${summarize(writes.downloadStmts).median} write statements; one progress commit per fdatasync (8 MiB or 1 s)` },
   ];
 }
