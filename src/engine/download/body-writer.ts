@@ -39,7 +39,7 @@ export interface BodyWriteOptions {
  * reader waits, which keeps memory bounded and lets a slow disk slow the socket down.
  */
 class WriteBehind {
-  static readonly MAX_QUEUED = 8 * 1024 * 1024;
+  static readonly MAX_QUEUED = 2 * 1024 * 1024;
   readonly #file: TempFile;
   #queue: Buffer[] = [];
   #queued = 0;
@@ -70,11 +70,12 @@ class WriteBehind {
   async #drain(): Promise<void> {
     try {
       while (this.#queued > 0 && !this.#failure) {
-        const data = this.#queue.length === 1 ? (this.#queue[0] as Buffer) : Buffer.concat(this.#queue, this.#queued);
+        const batch = this.#queue;
         const at = this.#at;
         this.#queue = [];
         this.#queued = 0;
-        await this.#file.write(data, at);
+        // One writev for the whole batch: no concatenated copy to allocate and collect.
+        await this.#file.writev(batch, at);
       }
     } catch (err) {
       this.#failure = err;

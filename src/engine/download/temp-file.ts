@@ -96,6 +96,33 @@ export class TempFile {
     }
   }
 
+  /** Writes the buffers back to back at `position` in one call (no concatenation copy). */
+  async writev(buffers: readonly Buffer[], position: number): Promise<void> {
+    try {
+      let pending = [...buffers];
+      let at = position;
+      while (pending.length > 0) {
+        const { bytesWritten } = await this.#handle.writev(pending, at);
+        at += bytesWritten;
+        // A short write: drop what went out and continue with the rest.
+        let skip = bytesWritten;
+        while (skip > 0 && pending.length > 0) {
+          const first = pending[0] as Buffer;
+          if (first.length <= skip) {
+            skip -= first.length;
+            pending.shift();
+          } else {
+            pending[0] = first.subarray(skip);
+            skip = 0;
+          }
+        }
+        if (bytesWritten === 0 && pending.length > 0) throw new Error('writev wrote nothing');
+      }
+    } catch (err) {
+      throw localFileError(err, this.path, 'write');
+    }
+  }
+
   /** Makes everything written so far durable (data, and the size when it changed). */
   async flush(): Promise<void> {
     try {

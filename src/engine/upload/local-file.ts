@@ -53,9 +53,8 @@ const EMPTY = new Uint8Array(0);
  */
 export const BUFFERED_FRAGMENT_MAX = 16 * 1024 * 1024;
 
-async function readFragment(handle: FileHandle, path: string, start: number, length: number): Promise<FragmentBody> {
+async function readFragment(handle: FileHandle, path: string, start: number, length: number, buffer: Buffer): Promise<FragmentBody> {
   try {
-    const buffer = Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await handle.read(buffer, filled, length - filled, start + filled);
@@ -77,7 +76,13 @@ async function readFragment(handle: FileHandle, path: string, start: number, len
  * session started with (a replaced file is caught even if the path was reused), then reads (or,
  * past BUFFERED_FRAGMENT_MAX, streams) exactly the range's bytes.
  */
-export async function openFragment(path: string, range: ByteRange, recorded: FileIdentity): Promise<FragmentBody> {
+export async function openFragment(
+  path: string,
+  range: ByteRange,
+  recorded: FileIdentity,
+  /** A buffer of exactly `size` bytes to read a buffered fragment into (may be reused by the caller). */
+  bufferFor: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+): Promise<FragmentBody> {
   if (rangeLength(range) === 0) {
     assertUnchanged(path, recorded, await statLocal(path));
     return { body: EMPTY, localError: () => null, dispose: () => undefined };
@@ -96,7 +101,7 @@ export async function openFragment(path: string, range: ByteRange, recorded: Fil
     throw isBitsError(err) ? err : localFileError(err, path);
   }
   const expected = rangeLength(range);
-  if (expected <= BUFFERED_FRAGMENT_MAX) return readFragment(handle, path, range.first, expected);
+  if (expected <= BUFFERED_FRAGMENT_MAX) return readFragment(handle, path, range.first, expected, bufferFor(expected));
   const stream = handle.createReadStream({ start: range.first, end: range.last, autoClose: true });
   let failure: BitsError | null = null;
   let seen = 0;

@@ -32,6 +32,13 @@ export class UploadSession {
   #state: UploadState;
   /** The last offset reported through ctx.progress (starts at the persisted value). */
   #reported: number;
+  /**
+   * One read buffer for every fragment of this run, grown to the largest fragment sent: a fresh
+   * 16 MiB buffer per fragment left garbage that raised the daemon's peak RSS by ~60 MB on a 4 GiB
+   * upload. Reuse is safe: one request is outstanding, and it has finished (its Ack arrived, or it
+   * failed) before the next fragment, or a resend, is read.
+   */
+  #scratch: Buffer | null = null;
 
   constructor(ctx: TransferContext, options: ResolvedUploadOptions, job: JobConnection, state: UploadState) {
     this.#ctx = ctx;
@@ -160,7 +167,7 @@ export class UploadSession {
       const sentAt = this.#options.monotonicNow();
       const response = await this.#send(this.#target(), packet, {
         timeoutMs: final && wantsReply ? this.#options.replyAckTimeoutMs : this.#options.requestTimeoutMs,
-        body: () => openFragment(this.#ctx.file.localName, fragmentRange, identity),
+        body: () => openFragment(this.#ctx.file.localName, fragmentRange, identity, (size) => this.#buffer(size)),
       });
       const outcome = classifyAck('Fragment', response.status, response.headers);
       const before = offset;
@@ -207,6 +214,11 @@ export class UploadSession {
         });
       }
     }
+  }
+
+  #buffer(size: number): Buffer {
+    if (!this.#scratch || this.#scratch.length < size) this.#scratch = Buffer.allocUnsafe(size);
+    return this.#scratch.subarray(0, size);
   }
 
   /** Doubles a fragment acknowledged quickly (up to `ceiling`), halves a slow one (down to the initial size). */
