@@ -30,14 +30,23 @@ interface NewFile {
 export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   readonly id: string;
   readonly #queue: JobQueue;
+  /** A job's type never changes: read once, not with every AddFile (a full row read per call). */
+  #type: JobType | undefined;
 
-  constructor(queue: JobQueue, id: string) {
+  constructor(queue: JobQueue, id: string, type?: JobType) {
     this.#queue = queue;
     this.id = id;
+    this.#type = type;
   }
 
   #job(): JobRecord {
     return this.#queue.record(this.id);
+  }
+
+  #jobType(): JobType {
+    this.#type ??= this.#queue.store.getJobType(this.id);
+    if (this.#type === undefined) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
+    return this.#type;
   }
 
   async getType(): Promise<JobType> {
@@ -122,13 +131,13 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async #addFiles(entries: readonly FileInfo[], ranges: readonly FileRange[] | null): Promise<void> {
-    const job = this.#job();
+    const type = this.#jobType();
     const files: NewFile[] = [];
     for (const entry of entries) {
       const e = (entry ?? {}) as Partial<FileInfo>;
-      v.checkRemoteName(e.remoteName, job.type);
+      v.checkRemoteName(e.remoteName, type);
       const localName = v.checkLocalName(e.localName);
-      await checkLocalAccess(job.type, localName);
+      await checkLocalAccess(type, localName);
       files.push({ remoteName: e.remoteName as string, localName, ranges });
     }
     const { quotas } = this.#queue;
@@ -186,9 +195,9 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   // ---- lifecycle -------------------------------------------------------------------------------
 
   async resume(): Promise<void> {
-    const job = this.#job();
     const patch: Partial<JobRecord> = { everResumed: true };
-    if (job.type === 'UPLOAD_REPLY' && job.replyFileName === null) {
+    const job = this.#jobType() === 'UPLOAD_REPLY' ? this.#job() : null;
+    if (job !== null && job.replyFileName === null) {
       const upload = this.#queue.store.getFiles(this.id)[0];
       if (upload) (patch as { replyFileName: string }).replyFileName = defaultReplyFileName(upload.localName);
     }

@@ -104,7 +104,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
     const name = checkNewDisplayName(displayName);
     const jobType = checkJobType(type);
     const job = this.#queue.createJob(name, jobType, this.#owner);
-    return new BackgroundCopyJobImpl(this.#queue, job.id);
+    return new BackgroundCopyJobImpl(this.#queue, job.id, jobType);
   }
 
   /** BG_E_NOT_FOUND for unknown ids and for jobs that left the queue (acknowledged or cancelled). */

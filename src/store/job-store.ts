@@ -10,7 +10,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BitsError } from '../shared/errors.js';
-import type { AuthScheme, AuthTarget, Credentials } from '../job/types.js';
+import type { AuthScheme, AuthTarget, Credentials, JobType } from '../job/types.js';
 import { defaultMigrationsDir, migrate, readMigrations } from './migrate.js';
 import {
   type FilePatch,
@@ -89,6 +89,7 @@ export class JobStore {
     this.path = path;
     this.#stmts = {
       getJob: db.prepare<[string], SqlRow>('SELECT * FROM jobs WHERE id = ?'),
+      getJobType: db.prepare<[string], { type: JobType }>('SELECT type FROM jobs WHERE id = ?'),
       getJobAgg: db.prepare<[string], SqlRow>(
         `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`,
       ),
@@ -241,6 +242,10 @@ export class JobStore {
   getJob(id: string): JobRecord | undefined {
     const row = this.#stmts.getJob.get(id);
     return row ? jobFromRow(row) : undefined;
+  }
+
+  getJobType(id: string): JobType | undefined {
+    return this.#stmts.getJobType.get(id)?.type;
   }
 
   getJobWithAggregate(id: string): JobWithAggregate | undefined {
