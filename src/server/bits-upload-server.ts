@@ -80,6 +80,8 @@ export async function handleBitsPost(req: IncomingRequest, res: ResponseWriter, 
   const entry: PacketLogEntry = {
     seq: o.log.nextSeq(),
     time: Date.now(),
+    connection: req.connection.id,
+    remotePort: req.connection.remotePort,
     packetType,
     kind,
     target: req.target,
@@ -153,6 +155,10 @@ export async function handleBitsPost(req: IncomingRequest, res: ResponseWriter, 
     case 'omit-header':
       answer = withoutHeader(answer, fault.header);
       omitContentLength = fault.header.toLowerCase() === 'content-length';
+      break;
+    case 'close':
+      if (fault.announce === false) res.closeSilently();
+      else res.requestClose();
       break;
     default:
       break;

@@ -51,7 +51,13 @@ export type Fault =
    */
   | { readonly kind: 'received-range'; readonly delta?: number; readonly value?: string }
   /** Serve normally but leave this header out of the answer (Content-Length: the connection closes). */
-  | { readonly kind: 'omit-header'; readonly header: string };
+  | { readonly kind: 'omit-header'; readonly header: string }
+  /**
+   * Serve normally, then close the kept-alive connection after the answer: with `Connection:
+   * close` in it (default, as a server at its keep-alive request limit does), or, with announce
+   * false, without a word (a plain FIN after the answer, as an idle timeout does).
+   */
+  | { readonly kind: 'close'; readonly announce?: boolean };
 
 export type FaultRule = Fault & { readonly times?: number | 'forever' };
 
@@ -184,8 +190,11 @@ function checkRule(raw: unknown, where: string): FaultRule {
     case 'omit-header':
       if (typeof raw.header !== 'string' || raw.header === '') throw new Error(`${where}.header must be a header name`);
       break;
+    case 'close':
+      if (raw.announce !== undefined && typeof raw.announce !== 'boolean') throw new Error(`${where}.announce must be a boolean`);
+      break;
     default:
-      throw new Error(`${where}.kind must be one of status, reset, drop-ack, stall, received-range, omit-header`);
+      throw new Error(`${where}.kind must be one of status, reset, drop-ack, stall, received-range, omit-header, close`);
   }
   return raw as FaultRule;
 }

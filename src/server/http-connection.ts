@@ -13,6 +13,14 @@ import { Readable } from 'node:stream';
 import { DEFAULT_HTTP_LIMITS, type HeadError, type HttpLimits, type RequestHead, RequestHeadReader } from './http-reader.js';
 import { formatResponseHead, ResponseWriter } from './http-response.js';
 
+/** Which TCP connection a request came over (for logs: keep-alive and reconnect checks). */
+export interface ConnectionInfo {
+  /** Per listener, from 1, in accept order. */
+  readonly id: number;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
 export interface IncomingRequest {
   readonly method: string;
   readonly target: string;
@@ -21,6 +29,7 @@ export interface IncomingRequest {
   readonly headers: ReadonlyMap<string, string>;
   /** Exactly Content-Length bytes (empty when there is no Content-Length). */
   readonly body: Readable;
+  readonly connection: ConnectionInfo;
 }
 
 export type RequestHandler = (req: IncomingRequest, res: ResponseWriter) => Promise<void>;
@@ -46,14 +55,19 @@ interface BodyState {
   discarding: boolean;
 }
 
-export function serveConnection(socket: Socket, handler: RequestHandler, options: ConnectionOptions = {}): void {
-  new HttpConnection(socket, handler, options).start();
+/** Ids for connections served without a listener-assigned one (direct serveConnection calls). */
+let unlistenedIds = 0;
+
+export function serveConnection(socket: Socket, handler: RequestHandler, options: ConnectionOptions = {}, id?: number): void {
+  const info: ConnectionInfo = { id: id ?? ++unlistenedIds, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+  new HttpConnection(socket, handler, options, info).start();
 }
 
 class HttpConnection {
   readonly #socket: Socket;
   readonly #handler: RequestHandler;
   readonly #options: ConnectionOptions;
+  readonly #info: ConnectionInfo;
   readonly #reader: RequestHeadReader;
   #pending: Buffer[] = [];
   #phase: 'head' | 'request' | 'closed' = 'head';
@@ -64,10 +78,11 @@ class HttpConnection {
   #pumping = false;
   #pumpAgain = false;
 
-  constructor(socket: Socket, handler: RequestHandler, options: ConnectionOptions) {
+  constructor(socket: Socket, handler: RequestHandler, options: ConnectionOptions, info: ConnectionInfo) {
     this.#socket = socket;
     this.#handler = handler;
     this.#options = options;
+    this.#info = info;
     this.#reader = new RequestHeadReader(options.limits ?? DEFAULT_HTTP_LIMITS);
   }
 
@@ -159,7 +174,7 @@ class HttpConnection {
     const res = new ResponseWriter(this.#socket, head.method, head.keepAlive && !this.#peerEnded);
     this.#response = res;
     if (head.expectContinue && length > 0) this.#socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-    const req: IncomingRequest = { method: head.method, target: head.target, head, headers: head.headers, body: body.stream };
+    const req: IncomingRequest = { method: head.method, target: head.target, head, headers: head.headers, body: body.stream, connection: this.#info };
     void this.#run(req, res);
   }
 

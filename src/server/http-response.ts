@@ -72,6 +72,8 @@ export class ResponseWriter {
   readonly #keepAlive: boolean;
   #state: ResponseState = 'open';
   #closeAfter = false;
+  /** Close after the response without announcing it (fault injection). */
+  #silentClose = false;
 
   constructor(socket: Socket, method: string, keepAlive: boolean) {
     this.#socket = socket;
@@ -93,6 +95,15 @@ export class ResponseWriter {
     this.#closeAfter = true;
   }
 
+  /**
+   * Fault injection: close the connection after this response without Connection: close, so the
+   * client learns it only from the FIN (as after a server's idle timeout).
+   */
+  closeSilently(): void {
+    this.#closeAfter = true;
+    this.#silentClose = true;
+  }
+
   #writable(): boolean {
     return this.#state === 'open' && !this.#socket.destroyed && this.#socket.writable;
   }
@@ -107,7 +118,8 @@ export class ResponseWriter {
     }
     if (!hasDate) list.push(['Date', new Date().toUTCString()]);
     if (length !== undefined) list.push(['Content-Length', String(length)]);
-    if (this.closeAfter) list.push(['Connection', 'close']);
+    // A keep-alive response announces an intended close, unless a fault wants it to go unsaid.
+    if (!this.#keepAlive || (this.#closeAfter && !this.#silentClose)) list.push(['Connection', 'close']);
     return formatResponseHead(status, list);
   }
 

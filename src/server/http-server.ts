@@ -22,12 +22,13 @@ export interface HttpListener {
 
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   // allowHalfOpen: a client that half-closes after its request still gets the answer; the
   // connection code ends our side itself.
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, options.handler, options);
+    serveConnection(socket, options.handler, options, ++connections);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

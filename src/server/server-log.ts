@@ -9,7 +9,15 @@ import type { FragmentRange } from './ranges.js';
 /** How a request ended: an HTTP status, a deliberate reset, a stall, or the client going away. */
 export type Outcome = number | 'reset' | 'stalled' | 'aborted' | 'pending';
 
-export interface PacketLogEntry {
+/** The TCP connection a request came over. */
+export interface ConnectionFields {
+  /** Per-server connection number, from 1 in accept order: equal numbers mean one connection. */
+  readonly connection: number;
+  /** The client's port on that connection (a proxy's, when one is in between). */
+  readonly remotePort: number | undefined;
+}
+
+export interface PacketLogEntry extends ConnectionFields {
   readonly seq: number;
   /** Date.now() when the head arrived. */
   readonly time: number;
@@ -34,7 +42,7 @@ export interface PacketLogEntry {
   fault: string | undefined;
 }
 
-export interface RequestLogEntry {
+export interface RequestLogEntry extends ConnectionFields {
   readonly seq: number;
   readonly time: number;
   readonly method: string;

@@ -143,6 +143,10 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
       entry.outcome = 'reset';
       return;
     }
+    if (fault?.kind === 'close') {
+      if (fault.announce === false) res.closeSilently();
+      else res.requestClose();
+    }
     const path = targetPath(req.target);
     let file: FileToServe | undefined;
     if (path.startsWith(REPLY_PREFIX)) {
@@ -175,6 +179,8 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
     const entry: RequestLogEntry = {
       seq: log.nextSeq(),
       time: Date.now(),
+      connection: req.connection.id,
+      remotePort: req.connection.remotePort,
       method: req.method,
       target: req.target,
       range: req.headers.get('range'),

@@ -218,6 +218,7 @@ describe('parseFaultPlan / FaultQueue', () => {
     [{ ping: [{ kind: 'status', status: 500, times: 0 }] }, 'times'],
     [{ fragment: [{ kind: 'received-range' }] }, 'exactly one of'],
     [{ replyDelayMs: -1 }, 'replyDelayMs'],
+    [{ fragment: [{ kind: 'close', announce: 'yes' }] }, 'announce must be a boolean'],
   ])('refuses %j', (plan, message) => {
     expect(() => parseFaultPlan(plan)).toThrow(message);
   });

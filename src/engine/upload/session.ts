@@ -17,6 +17,7 @@ import { type AckResponse, PacketChannel, type SendOptions } from './channel.js'
 import { ackBitsError, ackReadError, describeError, invalidResponse } from './errors.js';
 import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
 import { FAST_FRAGMENT_MS, type ResolvedUploadOptions, SLOW_FRAGMENT_MS } from './options.js';
+import { closeRetryDecision } from './close-window.js';
 import { fetchReply } from './reply.js';
 import { type UploadState, writeUploadState } from './state.js';
 import { type JobConnection, targetUrl } from './target.js';
@@ -129,6 +130,7 @@ export class UploadSession {
       hostIdFallbackSec: ack.hostId !== null ? ack.hostIdFallbackTimeoutSec : this.#state.hostIdFallbackSec,
       hostIdFailingSince: null,
       reply: null,
+      closeFailingSince: null,
     };
     if (this.#ctx.file.bytesTotal !== identity.size) this.#ctx.setTotal(identity.size);
     // The session id is persisted at once: a restart continues this session instead of leaking it.
@@ -271,26 +273,69 @@ export class UploadSession {
 
   /**
    * Close-Session. The server committed the file when the last fragment arrived (and, for
-   * upload-reply, produced the reply); closing only frees its session. So: 2xx done; 5xx
-   * transient (resend later, the phase stays 'closing'); SESSION_NOT_FOUND done; and any other
-   * answer (1xx-4xx, a non-Ack) is logged and counted as done, since resending cannot change it
-   * and failing the job would misreport an upload the server already holds.
+   * upload-reply, produced the reply); closing only frees its session. So: 2xx done;
+   * SESSION_NOT_FOUND done; any other answer but a 5xx (1xx-4xx, a non-Ack) is logged and counted
+   * as done, since resending cannot change it and failing the job would misreport an upload the
+   * server already holds. A 5xx or a network failure is resent later (transient, the phase stays
+   * 'closing') within the Cancel-Session window, min(24 h, no-progress timeout) from the first
+   * failure (close-window.ts); when the window closes the upload counts as done for the same
+   * reason as a 4xx.
    */
   async #close(): Promise<void> {
     const sessionId = this.#state.sessionId;
-    if (sessionId !== null) {
-      const outcome = await this.#exchange('Close-Session', closeSessionPacket(sessionId, this.#job.headers(true)));
-      if (outcome.action === 'transient') throw this.#failure(outcome);
-      if (outcome.action !== 'success') {
-        this.#options.logger.warn('Close-Session was not acknowledged; the upload is complete on the server, so it counts as done.', {
-          job: this.#ctx.job.id,
-          row: outcome.row,
-          error: outcome.error?.message,
-        });
-      }
-    }
+    if (sessionId !== null) await this.#sendClose(sessionId);
     this.#state = { ...this.#state, phase: 'closed' };
     this.#ctx.saveState(writeUploadState(this.#state));
+  }
+
+  /** Resolves when the session counts as closed; throws a transient error to be resent later. */
+  async #sendClose(sessionId: string): Promise<void> {
+    let outcome: AckOutcome;
+    try {
+      outcome = await this.#exchange('Close-Session', closeSessionPacket(sessionId, this.#job.headers(true)));
+    } catch (err) {
+      // A connection that kept failing (after the in-exchange resends) counts like a 5xx.
+      if (!(err instanceof BitsError) || !err.transient || this.#ctx.signal.aborted) throw err;
+      this.#closeFailed(err);
+      return;
+    }
+    if (outcome.action === 'success') return;
+    if (outcome.action === 'transient') {
+      this.#closeFailed(this.#failure(outcome));
+      return;
+    }
+    this.#options.logger.warn('Close-Session was not acknowledged; the upload is complete on the server, so it counts as done.', {
+      job: this.#ctx.job.id,
+      row: outcome.row,
+      error: outcome.error?.message,
+    });
+  }
+
+  /**
+   * A failed Close-Session: throws `error` (transient: the runner retries after the job's retry
+   * delay) while the next attempt still falls inside the window, with the window's start
+   * persisted; returns when it would not, and the upload then counts as done.
+   */
+  #closeFailed(error: BitsError): void {
+    const decision = closeRetryDecision({
+      failingSince: this.#state.closeFailingSince,
+      now: this.#ctx.clock.now(),
+      minimumRetryDelaySec: this.#ctx.job.minimumRetryDelaySec,
+      noProgressTimeoutSec: this.#ctx.job.noProgressTimeoutSec,
+    });
+    if (decision.retry) {
+      if (this.#state.closeFailingSince === null) {
+        this.#state = { ...this.#state, closeFailingSince: decision.failingSince };
+        this.#ctx.saveState(writeUploadState(this.#state));
+      }
+      throw error;
+    }
+    this.#options.logger.warn('Close-Session was not acknowledged within its retry window; the upload is complete on the server, so it counts as done.', {
+      job: this.#ctx.job.id,
+      bound: decision.bound,
+      failingSince: decision.failingSince,
+      error: describeError(error),
+    });
   }
 
   // ---- plumbing --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
  * Phases: uploading (fragments to send) -> reply (UPLOAD_REPLY: the reply to fetch) -> closing
  * (Close-Session to send) -> closed (Close-Session acknowledged). A restart resumes at the phase
  * stored, so an upload whose last fragment was acknowledged goes straight to Close-Session.
+ * Fields added later (closeFailingSince) read as null from older rows, so the format stays
+ * bits-upload/1.
  */
 import type { EngineState } from '../types.js';
 import { isByteCount } from '../../protocol/ranges.js';
@@ -40,6 +42,11 @@ export interface UploadState {
   /** Clock time of the first failed connection to hostId since the last success. */
   readonly hostIdFailingSince: number | null;
   readonly reply: ReplyState | null;
+  /**
+   * Clock time of the first failed Close-Session (5xx or network failure) of this session: the
+   * start of its retry window (close-window.ts). Null until Close-Session first fails.
+   */
+  readonly closeFailingSince: number | null;
 }
 
 export const INITIAL_STATE: UploadState = {
@@ -52,6 +59,7 @@ export const INITIAL_STATE: UploadState = {
   hostIdFallbackSec: null,
   hostIdFailingSince: null,
   reply: null,
+  closeFailingSince: null,
 };
 
 /** Marks the JSON as ours and versions its shape. */
@@ -103,6 +111,8 @@ export function readUploadState(raw: EngineState | null | undefined): UploadStat
     hostIdFallbackSec: hostId === null ? null : count(raw['hostIdFallbackSec']),
     hostIdFailingSince: hostId === null ? null : finite(raw['hostIdFailingSince']),
     reply,
+    // Only meaningful while Close-Session is owed for this session.
+    closeFailingSince: sessionId === null ? null : finite(raw['closeFailingSince']),
   };
 }
 
@@ -118,6 +128,7 @@ export function writeUploadState(state: UploadState): EngineState {
     hostIdFallbackSec: state.hostIdFallbackSec,
     hostIdFailingSince: state.hostIdFailingSince,
     reply: state.reply === null ? null : { ...state.reply },
+    closeFailingSince: state.closeFailingSince,
   };
 }
 

@@ -82,7 +82,14 @@ describe('upload engine against the reference server', () => {
     const before = server.packets.length;
     await upload(5 * FRAGMENT, 'keepalive.bin');
     const packets = server.packets.slice(before);
-    expect(packets.length).toBe(1 + 5 + 1);
+    expect(packets.map((p) => p.kind)).toEqual(['create-session', ...Array<string>(5).fill('fragment'), 'close-session']);
+    // Every packet came over one TCP connection (the server numbers them in accept order)...
+    const connection = packets[0]?.connection;
+    expect(connection).toBeGreaterThan(0);
+    expect(packets.every((p) => p.connection === connection)).toBe(true);
+    expect(new Set(packets.map((p) => p.remotePort)).size).toBe(1);
+    // ...one the session opened: no earlier upload's connection was borrowed.
+    expect(server.packets.slice(0, before).some((p) => p.connection === connection)).toBe(false);
   });
 
   it('upload-reply: fetches the reply, then closes', async () => {
@@ -121,6 +128,32 @@ describe('upload engine against the reference server', () => {
       expect(await digestOf(stored)).toBe(digest(data));
       expect(faulty.pendingFaults('fragment')).toBe(0);
     });
+
+    for (const announce of [true, false]) {
+      it(`the server closes the connection mid-session (${announce ? 'Connection: close' : 'a bare FIN'}): a new one carries the rest of the same session`, async () => {
+        // Fragment 1 served normally (a lie of delta 0), fragment 2 answered, then its connection closed.
+        faulty.setFaults({ fragment: [{ kind: 'received-range', delta: 0 }, { kind: 'close', announce }] });
+        const before = faulty.packets.length;
+        const { data, stored } = await upload(5 * FRAGMENT, `server-closed-${announce}.bin`, { target: faulty });
+        expect(await digestOf(stored)).toBe(digest(data));
+        const packets = faulty.packets.slice(before);
+        const closedAt = packets.findIndex((p) => p.fault?.includes('"close"') === true);
+        expect(closedAt).toBe(2);
+        const first = packets.slice(0, closedAt + 1);
+        const rest = packets.slice(closedAt + 1);
+        expect(first.map((p) => p.kind)).toEqual(['create-session', 'fragment', 'fragment']);
+        expect(rest.map((p) => p.kind)).toEqual(['fragment', 'fragment', 'fragment', 'close-session']);
+        const [a, b] = [first[0]?.connection, rest[0]?.connection];
+        expect(first.every((p) => p.connection === a)).toBe(true);
+        expect(rest.every((p) => p.connection === b)).toBe(true);
+        expect(b).not.toBe(a);
+        // The same session throughout, every packet answered with success, nothing sent twice.
+        const session = first[0]?.answeredSessionId;
+        expect(packets.slice(1).every((p) => p.sessionId === session)).toBe(true);
+        expect(packets.every((p) => typeof p.outcome === 'number' && p.outcome < 300)).toBe(true);
+        expect(faulty.stats).toMatchObject({ completedUploads: expect.arrayContaining([`up/server-closed-${announce}.bin`]) });
+      });
+    }
 
     it('a lost Ack: the resent fragment overlaps what the server holds', async () => {
       faulty.setFaults({ fragment: [{ kind: 'drop-ack' }] });
