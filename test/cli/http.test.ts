@@ -152,6 +152,12 @@ describe('upload-reply', () => {
     expect(await h.ok(['/getreplyfilename', job])).toBe('NULL\n');
     expect(await h.ok(['/setreplyfilename', job, replyFile])).toBe(`Reply file name set to ${replyFile}.\n`);
     expect((await h.json(['/getreplyfilename', job])).doc).toEqual({ replyFileName: replyFile });
+    const other = join(h.out, 'other-reply.txt');
+    expect(await h.json(['/setreplyfilename', job, other])).toEqual({ code: 0, doc: { id: job, replyFileName: other }, stderr: '' });
+    expect(await h.ok(['/getreplyfilename', job])).toBe(`${other}\n`);
+    expect((await h.json(['/setreplyfilename', job, 'null'])).doc).toEqual({ id: job, replyFileName: null });
+    expect(await h.ok(['/rawreturn', '/getreplyfilename', job])).toBe('NULL');
+    await h.ok(['/setreplyfilename', job, replyFile]);
     expect(await h.ok(['/getreplyprogress', job])).toBe('0 / UNKNOWN\n');
     expect((await h.json(['/getreplyprogress', job])).doc).toEqual({ replyProgress: { bytesTotal: null, bytesTransferred: 0 } });
     const early = await h.run(['/getreplydata', job]);
@@ -175,5 +181,8 @@ describe('upload-reply', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ERROR: 0x80004001 E_NOTIMPL/);
     expect(await h.ok(['/setreplyfilename', await h.create('r2', '/upload-reply'), 'NULL'])).toBe('Reply file name cleared.\n');
+    const set = await h.run(['--json', '/setreplyfilename', id, join(h.out, 'r')]);
+    expect(set.code).toBe(1);
+    expect(JSON.parse(set.stdout)).toMatchObject({ error: { code: 'E_NOTIMPL', hresult: 0x80004001 } });
   });
 });

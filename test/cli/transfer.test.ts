@@ -1,13 +1,17 @@
 /**
  * /transfer end to end with file:// sources: plain progress lines off a terminal, the bar on one,
  * the final JSON job object, a job that fails (printed, cancelled, exit 1), Ctrl-C (cancelled,
- * exit 130) and set-up failures that leave no job behind.
+ * exit 130) and set-up failures that leave no job behind; then /upload and /upload-reply against
+ * the reference BITS server on 127.0.0.1.
  */
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProgressReporter, progressBar, progressLine } from '../../src/cli/progress.js';
+import { type BitsServer, startBitsServer } from '../../src/server/index.js';
 import { CliHarness, GUID } from './helpers.js';
 
 let h: CliHarness;
@@ -130,6 +134,113 @@ describe('/transfer', () => {
     expect((await h.run(['/transfer', 'x', '/priority', 'fast', 'file:///a', '/tmp/a'])).code).toBe(2);
     expect((await h.run(['/transfer', 'x'])).code).toBe(2);
     expect(h.sockets).toEqual([]);
+  });
+});
+
+describe('/transfer /upload and /upload-reply against bits-server', () => {
+  let server: BitsServer;
+  let srv: string;
+  const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+  beforeEach(async () => {
+    srv = join(h.dir, 'srv');
+    await mkdir(srv);
+    // The reply names the upload's size and digest, so a right reply proves the server saw the right bytes.
+    server = await startBitsServer({
+      root: srv,
+      replyHandler: async (uploaded) => {
+        const data = await readFile(uploaded);
+        return { body: `stored ${data.length} bytes sha256=${sha(data)}` };
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  /** A local file of `size` random bytes under the harness directory. */
+  async function payload(name: string, size: number): Promise<{ path: string; data: Buffer }> {
+    const data = randomBytes(size);
+    const path = join(h.dir, name);
+    await writeFile(path, data);
+    return { path, data };
+  }
+
+  it('/upload: the server copy is byte-identical; text progress, then Transfer complete.', async () => {
+    const { path, data } = await payload('up.bin', 300 * 1024 + 17);
+    const r = await h.run(['/transfer', 'nightly', '/upload', '/priority', 'high', `${server.url}/up/nightly.bin`, path]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^DISPLAY: 'nightly' TYPE: UPLOAD PRIORITY: HIGH JOB: \{[0-9A-F-]{36}\}$/);
+    expect(lines.at(-2)).toBe(`STATE: TRANSFERRED FILES: 1 / 1 BYTES: ${data.length} / ${data.length} (100%)`);
+    expect(lines.at(-1)).toBe('Transfer complete.');
+    const stored = await readFile(join(srv, 'up', 'nightly.bin'));
+    expect(stored.length).toBe(data.length);
+    expect(stored.equals(data)).toBe(true);
+    expect(server.packets.filter((p) => p.kind === 'create-session')).toHaveLength(1);
+    expect(await h.mgr.enumJobs()).toHaveLength(0);
+
+    // --json: the final job object only, ACKNOWLEDGED, UPLOAD.
+    const second = await payload('up2.bin', 4096);
+    const j = await h.run(['--json', '/transfer', 'nightly-json', '/upload', `${server.url}/up/second.bin`, second.path]);
+    expect(j.stderr).toBe('');
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      displayName: 'nightly-json',
+      type: 'UPLOAD',
+      state: 'ACKNOWLEDGED',
+      result: 'S_OK',
+      progress: { bytesTotal: 4096, bytesTransferred: 4096, filesTotal: 1, filesTransferred: 1 },
+      files: [{ remoteName: `${server.url}/up/second.bin`, localName: second.path, completed: true }],
+    });
+    expect((await readFile(join(srv, 'up', 'second.bin'))).equals(second.data)).toBe(true);
+  });
+
+  it('/upload-reply: the upload is byte-identical and the reply is saved next to the upload file', async () => {
+    const { path, data } = await payload('report.bin', 100 * 1024 + 3);
+    const r = await h.run(['/transfer', 'report', '/upload-reply', `${server.url}/up/report.bin`, path]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^DISPLAY: 'report' TYPE: UPLOAD-REPLY PRIORITY: NORMAL JOB: \{[0-9A-F-]{36}\}\n/);
+    expect(r.stdout.endsWith('Transfer complete.\n')).toBe(true);
+    expect((await readFile(join(srv, 'up', 'report.bin'))).equals(data)).toBe(true);
+    // No /setreplyfilename in /transfer: bitsd picks LOCAL.reply (docs/cli.md), written on Complete.
+    expect(await readFile(`${path}.reply`, 'utf8')).toBe(`stored ${data.length} bytes sha256=${sha(data)}`);
+    expect(await h.mgr.enumJobs()).toHaveLength(0);
+  });
+
+  it('/upload-reply --json: the final UPLOAD_REPLY job object; the reply file holds the answer', async () => {
+    const { path, data } = await payload('report2.bin', 2500);
+    const r = await h.run(['--json', '/transfer', 'report-json', '/upload-reply', `${server.url}/up/report2.bin`, path]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      displayName: 'report-json',
+      type: 'UPLOAD_REPLY',
+      state: 'ACKNOWLEDGED',
+      result: 'S_OK',
+      progress: { bytesTotal: 2500, bytesTransferred: 2500, filesTotal: 1, filesTransferred: 1 },
+      error: null,
+    });
+    expect((await readFile(join(srv, 'up', 'report2.bin'))).equals(data)).toBe(true);
+    expect(await readFile(`${path}.reply`, 'utf8')).toBe(`stored 2500 bytes sha256=${sha(data)}`);
+  });
+
+  it('/upload to a server that refuses it: the error, the job cancelled, exit 1', async () => {
+    const { path } = await payload('refused.bin', 10);
+    // Create-Session answered 403 with BITS-Error-Code BG_E_HTTP_ERROR_403: a fatal error for BITS.
+    server.setFaults({ 'create-session': [{ kind: 'status', status: 403, times: 'forever' }] });
+    const r = await h.run(['/transfer', 'refused', '/upload', `${server.url}/up/refused.bin`, path]);
+    expect(r.code).toBe(1);
+    const err = r.stderr.split('\n');
+    expect(err[0]).toMatch(/^ERROR: 0x80190193 BG_E_HTTP_ERROR_403 - The client does not have sufficient access rights to the requested server object\. \(.+\)$/);
+    expect(err[1]).toBe(`ERROR FILE:    ${server.url}/up/refused.bin -> ${path}`);
+    expect(err[2]).toBe('ERROR CONTEXT: 0x00000005 - The error occurred while the remote file was being processed.');
+    expect(err[3]).toMatch(/^Job \{[0-9A-F-]{36}\} canceled\.$/);
+    expect(existsSync(join(srv, 'up', 'refused.bin'))).toBe(false);
+    expect(await h.mgr.enumJobs()).toHaveLength(0);
   });
 });
 
