@@ -54,5 +54,6 @@ export class BackgroundCopyFileImpl implements BackgroundCopyFile {
     checkRemoteName(url, job.type);
     this.#file();
     this.#queue.modify(this.#jobId, {}, () => this.#queue.store.updateFile(this.#jobId, this.index, { remoteName: url }));
+    await this.#queue.store.committed();
   }
 }

@@ -2,9 +2,10 @@
  * The queue: the store, the scheduler and the engines tied together behind one funnel.
  *
  * Every state change goes through `apply()`: load the job, ask the pure machine, write the new
- * state with everything it implies (timers, error object, timestamps) in one IMMEDIATE
- * transaction, and only after the commit carry out the effects (abort the transfer, wake the
- * scheduler, emit events). A refused call throws before anything is written.
+ * state with everything it implies (timers, error object, timestamps) atomically, and only after
+ * the commit carry out the effects (abort the transfer, wake the scheduler, emit events). The
+ * store group-commits (store/group-commit.ts), so "after the commit" is when the current
+ * microtask queue has drained. A refused call throws before anything is written.
  */
 import { v4 as uuidv4 } from 'uuid';
 import type { Clock, Timer } from '../shared/clock.js';
@@ -82,6 +83,13 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.#finalRetentionMs = options.finalRetentionMs;
     this.#liveCounts = this.store.countLiveJobsByOwner();
     this.#queueSeq = this.store.maxQueueSeq();
+    // A batch of writes rolled back as a whole (a full disk at COMMIT) took its new and finished
+    // jobs with it: count again from what the database holds.
+    this.store.onBatchLost(() => {
+      this.#liveCounts.clear();
+      for (const [owner, n] of this.store.countLiveJobsByOwner()) this.#liveCounts.set(owner, n);
+      this.scheduler.wake();
+    });
     this.#cancels = new RemoteCancels(this);
     this.#commands = new NotifyCommands({
       clock: this.clock,
@@ -157,7 +165,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
       this.store.updateJob(id, patch);
       return { before, after: { ...before, ...patch } as JobRecord, effects: outcome.effects };
     });
-    this.#afterCommit(result);
+    this.store.afterCommit(() => this.#afterCommit(result));
     return result;
   }
 
@@ -337,7 +345,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const file = this.store.getFile(jobId, fileIndex);
     const flags = job.notifyFlags;
     if (file && !(flags & NOTIFY.DISABLE) && flags & NOTIFY.FILE_TRANSFERRED) {
-      this.events.safeEmit('file:transferred', { ...eventData(job), fileIndex, remoteName: file.remoteName, localName: file.localName });
+      const data = { ...eventData(job), fileIndex, remoteName: file.remoteName, localName: file.localName };
+      this.store.afterCommit(() => this.events.safeEmit('file:transferred', data));
     }
   }
 
@@ -365,6 +374,10 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   #progressEvent(jobId: string): void {
+    this.store.afterCommit(() => this.#emitProgress(jobId));
+  }
+
+  #emitProgress(jobId: string): void {
     const job = this.store.getJob(jobId);
     if (!job) return;
     this.events.safeEmit('change', { ...eventData(job), kind: 'progress' });
