@@ -272,9 +272,10 @@ export class JobStore {
     const row = jobToRow(job);
     const cols = Object.keys(row);
     this.#write();
+    // Positional parameters: binding ~60 named ones cost ~9 µs more per insert (bench case 5).
     this.#cachedStatement(`insert:${cols.join(',')}`, () =>
-      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
-    ).run(row);
+      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+    ).run(Object.values(row));
   }
 
   getJob(id: string): JobRecord | undefined {
@@ -313,8 +314,8 @@ export class JobStore {
     if (cols.length === 0) return;
     this.#write();
     this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
-      `UPDATE jobs SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @__id`,
-    ).run({ ...row, __id: id });
+      `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+    ).run(...Object.values(row), id);
   }
 
   deleteJob(id: string): void {
@@ -355,8 +356,8 @@ export class JobStore {
     if (cols.length === 0) return;
     this.#write();
     this.#cachedStatement(`update-file:${cols.join(',')}`, () =>
-      `UPDATE files SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE job_id = @__job AND idx = @__idx`,
-    ).run({ ...row, __job: jobId, __idx: index });
+      `UPDATE files SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE job_id = ? AND idx = ?`,
+    ).run(...Object.values(row), jobId, index);
   }
 
   // ---- credentials ---------------------------------------------------------------------------
