@@ -8,6 +8,9 @@ import { JOB_PROPERTIES, type JobPropertyName } from '../job/types.js';
 import type { JobPatch, JobRecord } from '../store/records.js';
 import type { PropertyValue } from './types.js';
 
+/** A GUID with both braces or neither ("{...}" or bare), never one brace alone. */
+const CLSID = /^(?:\{[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$/;
+
 export function isPropertyName(name: unknown): name is JobPropertyName {
   return typeof name === 'string' && Object.hasOwn(JOB_PROPERTIES, name);
 }
@@ -69,8 +72,8 @@ export function propertyPatch(job: JobRecord, fileCount: number, name: unknown, 
       return { costFlags: dword(value, name) };
     case 'NOTIFICATION_CLSID': {
       if (value === null) return { notificationClsid: null };
-      if (typeof value !== 'string' || !/^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$/.test(value)) {
-        throw invalidArg('NOTIFICATION_CLSID must be a GUID string or null.');
+      if (typeof value !== 'string' || !CLSID.test(value)) {
+        throw invalidArg(`NOTIFICATION_CLSID must be a GUID string ({xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}) or null; got ${JSON.stringify(value)}.`);
       }
       // GUID_NULL clears it, as on Windows.
       return { notificationClsid: /^\{?0{8}(-0{4}){3}-0{12}\}?$/.test(value) ? null : value };

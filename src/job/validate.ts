@@ -130,18 +130,29 @@ export function checkRemoteName(remote: unknown, jobType: JobType): URL {
       throw invalidArg(`${jobType} jobs need an http:// or https:// remote name; file:// is supported for DOWNLOAD jobs only.`);
     }
     if (/[*?]/.test(decodeURIComponent(url.pathname))) throw invalidArg('A file:// remote name cannot contain wildcards.');
-  } else if (!url.hostname) {
-    throw invalidArg(`The remote name ${JSON.stringify(remote)} has no host.`);
+  } else if (!url.hostname || !/^[a-z][a-z0-9+.-]*:[/\\]{2}[^/\\?#]/i.test(remote)) {
+    // The URL parser would read "http:///file" or "http:host/x" as http://file/ and http://host/x:
+    // a remote name whose host went missing (an empty variable) must not become another host.
+    throw invalidArg(`The remote name ${JSON.stringify(remote)} has no host; write it as ${url.protocol}//host/path.`);
   }
   return url;
 }
 
-/** A local name: an absolute path, no NUL, at most 4,096 characters (Linux's PATH_MAX, not MAX_PATH). */
+/** Paths are bytes to the kernel: limits on them count UTF-8 bytes, not characters. */
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * A local name: an absolute path, no NUL, at most 4,095 bytes of UTF-8 (Linux's PATH_MAX of 4,096
+ * counts the terminating NUL: a 4,096-byte path fails with ENAMETOOLONG), not MAX_PATH.
+ */
 export function checkLocalName(local: unknown, what = 'The local name'): string {
   if (!isString(local) || local.length === 0) throw invalidArg(`${what} must be a non-empty absolute path.`);
   if (local.includes('\0')) throw invalidArg(`${what} contains a NUL character.`);
   if (!local.startsWith('/')) throw invalidArg(`${what} ${JSON.stringify(local)} is relative; give an absolute path.`);
-  if (local.length > LIMITS.localPath) throw invalidArg(`${what} is longer than ${LIMITS.localPath} characters.`);
+  const bytes = utf8Length(local);
+  if (bytes > LIMITS.localPath) throw invalidArg(`${what} is ${bytes} bytes long; Linux paths are limited to ${LIMITS.localPath} bytes: use a shorter path.`);
   if (local.endsWith('/')) throw invalidArg(`${what} ${JSON.stringify(local)} names a directory; give a file name.`);
   return local;
 }
@@ -280,8 +291,8 @@ export function checkNotifyCmdLine(program: unknown, parameters: unknown): { pro
     return { program: null, parameters: null };
   }
   if (!isString(prog)) throw invalidArg('The notify program must be a string or null.');
-  if (prog.length > LIMITS.notifyProgram) {
-    throw new BitsError('BG_E_STRING_TOO_LONG', `The notify program path is longer than ${LIMITS.notifyProgram} characters.`);
+  if (utf8Length(prog) > LIMITS.notifyProgram) {
+    throw new BitsError('BG_E_STRING_TOO_LONG', `The notify program path is ${utf8Length(prog)} bytes long; the limit is ${LIMITS.notifyProgram} bytes (Linux's PATH_MAX).`);
   }
   // No PATH search and no expansion, as on Windows: the program must be an absolute path.
   checkLocalName(prog, 'The notify program');

@@ -440,4 +440,10 @@ export class JobStore {
     }
     return stmt;
   }
+
+  /** This connection's settings, read back from SQLite (diagnostics; test/store/pragmas.test.ts). */
+  pragmas(): { journalMode: string; foreignKeys: number; busyTimeoutMs: number; synchronous: number } {
+    const read = (name: string): unknown => this.#db.pragma(name, { simple: true });
+    return { journalMode: String(read('journal_mode')), foreignKeys: Number(read('foreign_keys')), busyTimeoutMs: Number(read('busy_timeout')), synchronous: Number(read('synchronous')) };
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BackgroundCopyManager, BitsError, FakeClock } from '../../src/index.js';
+import { BackgroundCopyManager, BitsError, FakeClock, NOTIFY } from '../../src/index.js';
 import type { BackgroundCopyJob } from '../../src/index.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
 import { tempDir } from '../helpers/temp.js';
@@ -27,6 +27,14 @@ beforeEach(async () => {
 afterEach(async () => {
   await mgr.close();
 });
+
+/** A restart: close the manager, then open the same data dir with a fresh clock at `now` and a fresh engine. */
+async function restartAt(now: number): Promise<void> {
+  await mgr.close();
+  clock = new FakeClock(now);
+  engine = new ScriptedEngine('http:');
+  mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data'), clock, engines: [engine] });
+}
 
 async function startedJob(): Promise<BackgroundCopyJob> {
   const job = await mgr.createJob('timers', 'DOWNLOAD');
@@ -159,5 +167,91 @@ describe('final jobs', () => {
     await expect(job.cancel()).rejects.toMatchObject({ code: 'BG_E_INVALID_STATE' });
     await clock.advance(2 * 3600 * SEC);
     await expect(job.getState()).rejects.toMatchObject({ code: 'BG_E_NOT_FOUND' });
+  });
+});
+
+describe('timers across a reopen (persisted, re-armed at open)', () => {
+  it('a retry armed before the close fires at its persisted time: QUEUED, then running again', async () => {
+    const job = await startedJob();
+    (await engine.waitForAttempts(1)).fail('BG_E_HTTP_ERROR_503', true);
+    await clock.advance(0);
+    expect(await job.getState()).toBe('TRANSIENT_ERROR');
+    const failedAt = clock.now();
+    await clock.advance(200 * SEC);
+    await restartAt(clock.now());
+
+    const again = await mgr.getJob(job.id);
+    await again.setNotifyFlags(NOTIFY.JOB_TRANSFERRED | NOTIFY.JOB_ERROR | NOTIFY.JOB_MODIFICATION);
+    const states: Array<[string, number]> = [];
+    mgr.on('job:modification', (e) => states.push([e.state, clock.now()]));
+    expect(await again.getState()).toBe('TRANSIENT_ERROR');
+    expect((await again.getError()).code).toBe('BG_E_HTTP_ERROR_503');
+    await clock.advance(400 * SEC - 1);
+    expect(await again.getState()).toBe('TRANSIENT_ERROR');
+    expect(engine.attempts).toHaveLength(0);
+    await clock.advance(1);
+    await engine.waitForAttempts(1);
+    expect(clock.now()).toBe(failedAt + 600 * SEC);
+    expect(states.slice(0, 2)).toEqual([
+      ['QUEUED', failedAt + 600 * SEC],
+      ['CONNECTING', failedAt + 600 * SEC],
+    ]);
+    expect(['CONNECTING', 'TRANSFERRING']).toContain(await again.getState());
+    expect(await again.getErrorCount()).toBe(1);
+  });
+
+  it('a retry that fell due while the process was down runs right after the open', async () => {
+    const job = await startedJob();
+    (await engine.waitForAttempts(1)).fail('BG_E_HTTP_ERROR_503', true);
+    await clock.advance(0);
+    await restartAt(clock.now() + 3 * 3600 * SEC);
+    await clock.advance(0);
+    await engine.waitForAttempts(1);
+    expect(['CONNECTING', 'TRANSFERRING']).toContain(await (await mgr.getJob(job.id)).getState());
+  });
+
+  it('the no-progress deadline still expires after a reopen: ERROR with the last error, at the deadline', async () => {
+    const job = await startedJob();
+    await job.setNoProgressTimeout(3600);
+    await job.setMinimumRetryDelay(600);
+    engine.autoFail = { code: 'BG_E_HTTP_ERROR_503', transient: true };
+    (await engine.waitForAttempts(1)).fail('BG_E_HTTP_ERROR_503', true);
+    await clock.advance(0);
+    const failedAt = clock.now();
+    await clock.advance(1000 * SEC); // the retry at 600 s failed too
+    expect(engine.attempts).toHaveLength(2);
+    await restartAt(clock.now());
+    engine.autoFail = { code: 'BG_E_HTTP_ERROR_502', transient: true };
+    const errors: Array<[string, number]> = [];
+    mgr.on('job:error', (e) => errors.push([e.error.code, clock.now()]));
+    const again = await mgr.getJob(job.id);
+
+    await clock.advance(failedAt + 3600 * SEC - 1 - clock.now());
+    expect(await again.getState()).toBe('TRANSIENT_ERROR');
+    expect(engine.attempts).toHaveLength(4); // retries at 1,200, 1,800, 2,400 and 3,000 s
+    expect(errors).toEqual([]);
+    await clock.advance(1);
+    expect(await again.getState()).toBe('ERROR');
+    expect(errors).toEqual([['BG_E_HTTP_ERROR_502', failedAt + 3600 * SEC]]);
+    expect((await again.getError()).code).toBe('BG_E_HTTP_ERROR_502');
+    expect(await again.getErrorCount()).toBe(6);
+    await clock.advance(DAY);
+    expect(engine.attempts).toHaveLength(4);
+  });
+
+  it('a no-progress deadline that passed while the process was down ends the job at the open', async () => {
+    const job = await startedJob();
+    await job.setNoProgressTimeout(3600);
+    (await engine.waitForAttempts(1)).fail('BG_E_HTTP_ERROR_503', true);
+    await clock.advance(0);
+    await restartAt(clock.now() + 2 * DAY);
+    const errors: string[] = [];
+    mgr.on('job:error', (e) => errors.push(e.error.code));
+    await clock.advance(0);
+    const again = await mgr.getJob(job.id);
+    expect(await again.getState()).toBe('ERROR');
+    expect((await again.getError()).code).toBe('BG_E_HTTP_ERROR_503');
+    expect(errors).toEqual(['BG_E_HTTP_ERROR_503']);
+    expect(engine.attempts).toHaveLength(0);
   });
 });

@@ -155,7 +155,7 @@ describe('setters', () => {
     expect(await job.getProxySettings()).toEqual({ usage: 'PRECONFIG', proxyList: null, bypassList: null });
   });
 
-  it('credentials are validated and never readable back', async () => {
+  it('credentials are validated', async () => {
     await fails(job.setCredentials({ target: 'CLIENT' as never, scheme: 'BASIC', userName: 'u', password: 'p' }), 'BG_E_INVALID_AUTH_TARGET');
     await fails(job.setCredentials({ target: 'SERVER', scheme: 'KERBEROS' as never, userName: 'u', password: 'p' }), 'BG_E_INVALID_AUTH_SCHEME');
     await fails(job.setCredentials({ target: 'SERVER', scheme: 'BASIC', userName: 'u'.repeat(301), password: 'p' }), 'BG_E_USERNAME_TOO_LARGE');
@@ -164,7 +164,8 @@ describe('setters', () => {
     await job.setCredentials({ target: 'SERVER', scheme: 'BASIC', userName: 'u', password: 's3cret' });
     await job.removeCredentials('SERVER', 'BASIC');
     await fails(job.removeCredentials('SERVER', 'X' as never), 'BG_E_INVALID_AUTH_SCHEME');
-    expect(JSON.stringify(job)).not.toContain('s3cret');
+    // That they are never readable back (getters, IPC, bitsadmin) yet still used is
+    // test/api/credentials.test.ts.
   });
 
   it('custom headers: format, size, write-only', async () => {

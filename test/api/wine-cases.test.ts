@@ -3,14 +3,29 @@
  * candidate expectations after them) to this API. Each test gets a fresh store in a temp dir.
  * Case numbers refer to that section. Cases 18 (HTTP) and 36 (connection refused) need the HTTP
  * download engine and live with its tests.
+ *
+ * Case 11 (GetNotifyInterface on a new job: S_OK and NULL) has no method to port: bitsd has no
+ * SetNotifyInterface, because events (mgr.on / job.on, IPC subscriptions) replace COM callback
+ * objects, and like a callback registration they live in the subscribing process and are never
+ * persisted. What is ported is what a new job promises about notification: no notification target
+ * of its own (NOTIFICATION_CLSID null, no notify command line), and default flags under which a
+ * listener hears job:transferred but no job:modification.
+ *
+ * Case 3 runs twice: two managers in this process, and a real second client process (a fixture
+ * run from the compiled tree, dist/test/fixtures/create-job-child.js).
  */
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackgroundCopyManager, BG_SIZE_UNKNOWN, BitsError, NOTIFY } from '../../src/index.js';
 import type { BackgroundCopyJob } from '../../src/index.js';
 import { tempDir } from '../helpers/temp.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
 
 let dir: string;
 let mgr: BackgroundCopyManager;
@@ -72,6 +87,36 @@ describe('manager (tests/qmgr.c)', () => {
     expect(names).toContain(name);
     job = await mgr.getJob(job.id);
   });
+
+  it('3. globalness across processes: a job another client process created (and left) is found by name, unchanged', async () => {
+    const name = `test_${Date.now()}`;
+    const remote = 'http://h.invalid/from-the-child';
+    const local = join(dir, 'from-the-child.out');
+    // The child opens the same data directory while this process holds it open too.
+    const { stdout } = await run(process.execPath, [join(root, 'dist/test/fixtures/create-job-child.js'), join(dir, 'data'), name, remote, local]);
+    const made = JSON.parse(stdout) as { id: string; owner: string; pid: number };
+    expect(made.pid).not.toBe(process.pid);
+
+    const byName: BackgroundCopyJob[] = [];
+    for (const j of await mgr.enumJobs()) if ((await j.getDisplayName()) === name) byName.push(j);
+    expect(byName.map((j) => j.id)).toEqual([made.id]);
+    const found = byName[0] as BackgroundCopyJob;
+    expect(await found.getType()).toBe('DOWNLOAD');
+    expect(await found.getState()).toBe('SUSPENDED');
+    expect(await found.getOwner()).toBe(made.owner);
+    expect(await found.getDescription()).toBe(`created by pid ${made.pid}`);
+    expect(await found.getPriority()).toBe('HIGH');
+    expect(await found.getNotifyFlags()).toBe(NOTIFY.JOB_TRANSFERRED | NOTIFY.JOB_ERROR | NOTIFY.JOB_MODIFICATION);
+    const files = await found.enumFiles();
+    expect(await Promise.all(files.map(async (f) => [await f.getRemoteName(), await f.getLocalName()]))).toEqual([[remote, local]]);
+    expect(await found.getProgress()).toEqual({ bytesTotal: BG_SIZE_UNKNOWN, bytesTransferred: 0, filesTotal: 1, filesTransferred: 0 });
+    // And a fresh manager (a third client) agrees.
+    await mgr.close();
+    mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data') });
+    expect((await mgr.getJob(made.id)).id).toBe(made.id);
+    await (await mgr.getJob(made.id)).cancel();
+    job = await mgr.getJob(job.id);
+  });
 });
 
 describe('job basics (tests/job.c)', () => {
@@ -90,6 +135,22 @@ describe('job basics (tests/job.c)', () => {
 
   it('10. default notify flags are TRANSFERRED | ERROR', async () => {
     expect(await job.getNotifyFlags()).toBe(NOTIFY.JOB_TRANSFERRED | NOTIFY.JOB_ERROR);
+  });
+
+  it('11 (what ports). a new job has no notification target, and its default flags deliver job:transferred but not job:modification', async () => {
+    expect(await job.getProperty('NOTIFICATION_CLSID')).toBeNull();
+    expect(await job.getNotifyCmdLine()).toEqual({ program: null, parameters: null });
+    const heard: string[] = [];
+    job.on('job:transferred', () => heard.push('job:transferred'));
+    job.on('job:modification', () => heard.push('job:modification'));
+    job.on('file:transferred', () => heard.push('file:transferred'));
+    await job.addFile(pathToFileURL(await source('n.src', 'notify')).href, join(dir, 'n.out'));
+    await job.resume();
+    expect((await waitTransferred(job)).at(-1)).toBe('TRANSFERRED');
+    expect(heard).toEqual(['job:transferred']);
+    // The flags decide, not the listener: with MODIFICATION set, the same listener hears the next change.
+    await job.setNotifyFlags(NOTIFY.JOB_TRANSFERRED | NOTIFY.JOB_MODIFICATION);
+    expect(heard).toEqual(['job:transferred', 'job:modification']);
   });
 
   it('12-14. addFile twice and addFileSet succeed; enumFiles lists them in order (FIFO)', async () => {

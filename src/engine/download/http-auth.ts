@@ -1,7 +1,8 @@
 /**
  * Server authentication for HTTP downloads: Basic (RFC 7617) and Digest (RFC 7616: MD5, MD5-sess,
- * SHA-256, SHA-256-sess; qop "auth" or none; "auth-int" is not offered, as no HTTP client in common
- * use sends it). Pure apart from the random client nonce.
+ * SHA-256, SHA-256-sess; qop "auth" or none (RFC 2069), the -sess variants with qop "auth" only;
+ * "auth-int" is not offered, as no HTTP client in common use sends it). Pure apart from the random
+ * client nonce.
  *
  * BITS answers a 401 challenge with the job's SERVER credentials of the challenged scheme; NTLM,
  * Negotiate and Passport are not available on Linux, so such challenges go unanswered (the 401 then
@@ -48,10 +49,16 @@ const DIGEST_HASHES: Readonly<Record<string, string>> = {
   'sha-256-sess': 'sha256',
 };
 
+/**
+ * Whether bitsd can answer this Digest challenge. The -sess algorithms need qop=auth: their HA1
+ * mixes in the client nonce, and without qop RFC 2617 forbids sending that nonce, so the server
+ * could not check the answer.
+ */
 export function digestSupported(challenge: Challenge): boolean {
   const algorithm = (challenge.params.algorithm ?? 'MD5').toLowerCase();
   const qop = challenge.params.qop;
-  const qopOk = qop === undefined || qop.split(',').some((q) => q.trim().toLowerCase() === 'auth');
+  const offersAuth = qop !== undefined && qop.split(',').some((q) => q.trim().toLowerCase() === 'auth');
+  const qopOk = algorithm.endsWith('-sess') ? offersAuth : qop === undefined || offersAuth;
   return DIGEST_HASHES[algorithm] !== undefined && challenge.params.nonce !== undefined && qopOk;
 }
 

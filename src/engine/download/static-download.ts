@@ -6,7 +6,8 @@
  * and each ranged GET carries If-Range, so a file that changes between HEAD and GET comes back as
  * a 200 with new validators instead of bytes of a different version. Any sign of change (new
  * validators, 412, 416, a Content-Range with another size) restarts the file from byte 0 within
- * the same call, at most MAX_RESTARTS times.
+ * the same call, at most MAX_RESTARTS times; so does a 200 to a GET that resumes a whole-file
+ * download past byte 0 (the server, e.g. a new remote name's, cannot resume).
  */
 import { BitsError } from '../../shared/errors.js';
 import { httpStatusError } from '../../transport/http-status.js';
@@ -31,7 +32,7 @@ import { TempFile } from './temp-file.js';
 
 export const MAX_RESTARTS = 3;
 
-/** The remote file is not the one the stored bytes came from: start the file over. */
+/** The stored bytes cannot be continued (the remote file changed, or its server cannot resume): start the file over. */
 class RemoteChanged extends Error {
   override readonly name = 'RemoteChanged';
 }
@@ -69,8 +70,13 @@ async function probe(run: DownloadRun, client: RemoteClient, tracker: Tracker, u
   return { url: answered, info, remote: storedRemote(info, info.size) };
 }
 
-/** Checks a ranged GET's answer; returns how many body bytes to write, or throws. */
-async function acceptRange(response: HttpResponse, p: Probe, start: number, end: number, wholeOk: boolean): Promise<number> {
+/**
+ * Checks a ranged GET's answer; returns how many body bytes to write, or throws. `resuming`: the
+ * GET continues a whole-file download past byte 0, so a 200 for the same file means this server
+ * cannot resume (SetRemoteName's "the new server does not support checkpoint resume"): the file
+ * restarts from 0 rather than failing.
+ */
+async function acceptRange(response: HttpResponse, p: Probe, start: number, end: number, wholeOk: boolean, resuming: boolean): Promise<number> {
   const { status, headers } = response;
   if (status === 206) {
     const range = parseContentRange(headers['content-range']);
@@ -94,7 +100,7 @@ async function acceptRange(response: HttpResponse, p: Probe, start: number, end:
     const changed = !sameRemote(p.remote, storedRemote(info, info.size ?? p.remote.size));
     if (!changed && wholeOk) return p.remote.size;
     await response.dump();
-    throw changed ? new RemoteChanged() : noRangeSupport(p.url);
+    throw changed || resuming ? new RemoteChanged() : noRangeSupport(p.url);
   }
   await response.dump();
   if (status === 412 || status === 416) throw new RemoteChanged();
@@ -134,7 +140,8 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
       };
       const { response } = await client.fetch('GET', p.url, headers);
       tracker.connected();
-      const expected = await acceptRange(response, p, start, end, wholeFileOk(p, start, end));
+      const resuming = run.target.ranges === null && start > 0;
+      const expected = await acceptRange(response, p, start, end, wholeFileOk(p, start, end), resuming);
       const written = await writeBody({
         body: response.body,
         file,

@@ -3,6 +3,7 @@
  * and a hand-made TransferContext that records every callback the engine makes, acting as the
  * runner would (persisting progress and state between transfer() calls).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'vitest';
@@ -27,6 +28,8 @@ export interface FileBehaviour {
   basicAuth: string | null;
   /** Path -> [status, Location]. */
   redirects: Record<string, [number, string]>;
+  /** Runs before the file is served; returns true when it answered the request itself (a 401). */
+  authorize: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
 }
 
 export interface RecordedRequest {
@@ -98,6 +101,7 @@ export async function startFileServer(initial: Partial<FileBehaviour> = {}): Pro
     status: null,
     basicAuth: null,
     redirects: {},
+    authorize: null,
     ...initial,
   };
   const requests: RecordedRequest[] = [];
@@ -117,6 +121,7 @@ export async function startFileServer(initial: Partial<FileBehaviour> = {}): Pro
         return;
       }
     }
+    if (file.authorize?.(req, res)) return;
     if (file.status !== null) {
       res.writeHead(file.status, { 'content-length': '0' });
       res.end();
@@ -213,4 +218,113 @@ export class FakeRunner {
       expect(onDisk.equals(this.expected.subarray(0, n))).toBe(true);
     }
   }
+}
+
+// ---- a Digest server (RFC 7616 / RFC 2617 / RFC 2069), written independently of src/ --------------
+
+export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
+
+export interface DigestServerOptions {
+  readonly realm: string;
+  readonly userName: string;
+  readonly password: string;
+  readonly algorithm: DigestAlgorithm;
+  /** Offer qop="auth" (RFC 2617/7616); false: an RFC 2069 challenge without qop. */
+  readonly qop: boolean;
+  /** Send the algorithm parameter (RFC 2069 challenges have none; MD5 is then implied). */
+  readonly sendAlgorithm?: boolean;
+  /** Also offer Basic in the same WWW-Authenticate header (before Digest). */
+  readonly alsoBasic?: boolean;
+}
+
+export interface DigestServer {
+  readonly challenge: string;
+  readonly nonce: string;
+  readonly opaque: string;
+  /** Requests whose Authorization verified, and those refused with a 401. */
+  verified: number;
+  rejected: number;
+  /** Why the last refused Authorization failed ("missing" when there was none). */
+  lastReason: string;
+  /**
+   * Checks the request's Authorization: true when it is a correct Digest response for this
+   * server's credentials, nonce, the request's method and URI (and, with qop, a nonce count
+   * higher than any seen before). Otherwise answers 401 with the challenge and returns false.
+   */
+  guard(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+/** Parses `Digest a="x", b=y` into lower-cased names and unquoted values. */
+function digestParams(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of header.matchAll(/([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+    out[(m[1] ?? '').toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
+  }
+  return out;
+}
+
+export function digestServer(o: DigestServerOptions): DigestServer {
+  const nonce = randomBytes(12).toString('base64');
+  const opaque = randomBytes(6).toString('hex');
+  const hashName = o.algorithm.startsWith('SHA-256') ? 'sha256' : 'md5';
+  const H = (s: string): string => createHash(hashName).update(s, 'utf8').digest('hex');
+  const sess = o.algorithm.endsWith('-sess');
+  const parts = [`realm="${o.realm}"`, `nonce="${nonce}"`];
+  if (o.qop) parts.push('qop="auth"');
+  if (o.sendAlgorithm ?? true) parts.push(`algorithm=${o.algorithm}`);
+  parts.push(`opaque="${opaque}"`);
+  const challenge = `${o.alsoBasic ? `Basic realm="${o.realm}", ` : ''}Digest ${parts.join(', ')}`;
+  let highestNc = 0;
+  const server: DigestServer = {
+    challenge,
+    nonce,
+    opaque,
+    verified: 0,
+    rejected: 0,
+    lastReason: '',
+    guard(req, res) {
+      const reason = check(req.headers.authorization, req.method ?? '', req.url ?? '');
+      if (reason === null) {
+        server.verified += 1;
+        return true;
+      }
+      server.rejected += 1;
+      server.lastReason = reason;
+      res.writeHead(401, { 'www-authenticate': challenge, 'content-length': '0' });
+      res.end();
+      return false;
+    },
+  };
+  /** null when valid, else why not. */
+  function check(header: string | undefined, method: string, uri: string): string | null {
+    if (header === undefined) return 'missing';
+    if (!/^Digest\s/i.test(header)) return `not Digest: ${header.split(' ')[0] ?? ''}`;
+    const p = digestParams(header.slice(7));
+    if (p.username !== o.userName) return `username ${p.username}`;
+    if (p.realm !== o.realm) return `realm ${p.realm}`;
+    if (p.nonce !== nonce) return `nonce ${p.nonce}`;
+    if (p.opaque !== opaque) return `opaque ${p.opaque}`;
+    if (p.uri !== uri) return `uri ${p.uri} for ${uri}`;
+    if ((p.algorithm ?? 'MD5').toLowerCase() !== ((o.sendAlgorithm ?? true) ? o.algorithm : 'MD5').toLowerCase()) return `algorithm ${p.algorithm}`;
+    if (sess && (p.cnonce === undefined || p.cnonce === '')) return 'no cnonce for a -sess algorithm';
+    let ha1 = H(`${o.userName}:${o.realm}:${o.password}`);
+    if (sess) ha1 = H(`${ha1}:${nonce}:${p.cnonce ?? ''}`);
+    const ha2 = H(`${method}:${uri}`);
+    let expected: string;
+    if (o.qop) {
+      if (p.qop !== 'auth') return `qop ${p.qop}`;
+      if (!/^[0-9a-f]{8}$/i.test(p.nc ?? '')) return `nc ${p.nc}`;
+      if (p.cnonce === undefined || p.cnonce === '') return 'no cnonce';
+      const nc = Number.parseInt(p.nc ?? '', 16);
+      if (nc <= highestNc) return `nc ${nc} replayed (highest ${highestNc})`;
+      expected = H(`${ha1}:${nonce}:${p.nc ?? ''}:${p.cnonce}:auth:${ha2}`);
+      if (p.response !== expected) return 'wrong response';
+      highestNc = nc;
+      return null;
+    }
+    if (p.qop !== undefined || p.nc !== undefined) return 'qop/nc sent to a challenge without qop';
+    expected = H(`${ha1}:${nonce}:${ha2}`);
+    return p.response === expected ? null : 'wrong response';
+  }
+  return server;
 }

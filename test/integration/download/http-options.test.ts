@@ -1,12 +1,14 @@
 /**
  * HTTP options of DOWNLOAD jobs through the public API: the three redirect policies and the
- * HTTPS -> HTTP refusal (certificates made with the openssl CLI at test time), an OVERRIDE proxy,
- * and Basic server authentication.
+ * HTTPS -> HTTP refusal (certificates made with the openssl CLI at test time), an OVERRIDE proxy
+ * (with and without the Basic proxy credentials it demands), and Basic and Digest server
+ * authentication.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECURITY, UndiciTransport } from '../../../src/index.js';
+import { digestServer } from '../../engine/download/fixtures.js';
 import { hasOpenssl, makeCerts, startHttpsServer, startProxy, type TestCerts } from '../../transport/helpers.js';
 import { type FileServer, expectSameBytes, onCleanup, openManager, randomContent, startFileServer, waitForState, workDir } from './helpers.js';
 
@@ -160,6 +162,48 @@ describe('proxy', () => {
   });
 });
 
+describe('proxy credentials', () => {
+  it('a proxy demanding Basic: without PROXY credentials ERROR 0x80190197; with PROXY/BASIC credentials the job succeeds', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/through', randomContent(180_000));
+    const expected = `Basic ${Buffer.from('proxy-user:pr0xy:secret').toString('base64')}`;
+    const proxy = await startProxy(expected);
+    onCleanup(() => proxy.close());
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('proxy auth', 'DOWNLOAD');
+    await job.addFile(`${server.url}/through`, join(dir, 'out'));
+    await job.setProxySettings('OVERRIDE', `127.0.0.1:${proxy.port}`);
+
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    expect(await job.getError()).toMatchObject({ code: 'BG_E_HTTP_ERROR_407', hresult: 0x80190197 });
+    expect(proxy.authorizations).toEqual([undefined]);
+    expect(server.requests).toHaveLength(0);
+
+    // SERVER credentials are not sent to the proxy.
+    await job.setCredentials({ target: 'SERVER', scheme: 'BASIC', userName: 'proxy-user', password: 'pr0xy:secret' });
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    expect((await job.getError()).hresult).toBe(0x80190197);
+    expect(server.requests).toHaveLength(0);
+
+    await job.removeCredentials('SERVER', 'BASIC');
+    await job.setCredentials({ target: 'PROXY', scheme: 'BASIC', userName: 'proxy-user', password: 'pr0xy:secret' });
+    proxy.requests.length = 0;
+    proxy.authorizations.length = 0;
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(proxy.requests).toEqual([`HEAD ${server.url}/through`, `GET ${server.url}/through`]);
+    expect(proxy.authorizations).toEqual([expected, expected]);
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD', 'GET']);
+    // The proxy's credentials are for the proxy: the origin never sees an Authorization.
+    expect(server.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'out')), content);
+  });
+});
+
 describe('server authentication', () => {
   it('401 without credentials: ERROR 0x80190191; Basic SERVER credentials then Resume: success', async () => {
     const dir = await workDir();
@@ -215,5 +259,32 @@ describe('server authentication', () => {
     expect(server.requests).toHaveLength(1);
     expect(await job.complete()).toBe('BG_S_PARTIAL_COMPLETE');
     await expect(stat(join(dir, 'secret'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('Digest (SHA-256, qop=auth) through setCredentials DIGEST: the server verifies every answer; a wrong password is ERROR 0x80190191', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/digest', randomContent(250_000));
+    const digest = digestServer({ realm: 'bitsd downloads', userName: 'dora', password: 'd1gest "quoted"', algorithm: 'SHA-256', qop: true });
+    server.intercept = (req, res) => !digest.guard(req, res);
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('digest', 'DOWNLOAD');
+    await job.addFile(`${server.url}/digest`, join(dir, 'digest'));
+
+    await job.setCredentials({ target: 'SERVER', scheme: 'DIGEST', userName: 'dora', password: 'wrong' });
+    await job.resume();
+    await waitForState(job, 'ERROR');
+    expect(await job.getError()).toMatchObject({ code: 'BG_E_HTTP_ERROR_401', hresult: 0x80190191, context: 'REMOTE_FILE' });
+    expect(digest.verified).toBe(0);
+    expect(digest.lastReason).toBe('wrong response');
+
+    await job.setCredentials({ target: 'SERVER', scheme: 'DIGEST', userName: 'dora', password: 'd1gest "quoted"' });
+    server.requests.length = 0;
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(server.requests.map((r) => `${r.method} ${r.headers.authorization?.split(' ')[0] ?? '-'}`)).toEqual(['HEAD -', 'HEAD Digest', 'GET Digest']);
+    expect(digest.verified).toBe(2);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'digest')), content);
   });
 });
