@@ -60,7 +60,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   #jobType(): JobType {
-    this.#type ??= this.#queue.store.getJobType(this.id);
+    this.#type ??= this.#queue.openStore.getJobType(this.id);
     if (this.#type === undefined) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return this.#type;
   }
@@ -78,7 +78,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   #progress(): JobProgress {
-    const found = this.#queue.store.getJobWithAggregate(this.id);
+    const found = this.#queue.openStore.getJobWithAggregate(this.id);
     if (!found) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return { ...found.aggregate };
   }
@@ -97,7 +97,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     if ((job.state !== 'ERROR' && job.state !== 'TRANSIENT_ERROR') || job.errorHresult === null) {
       throw new BitsError('BG_E_ERROR_INFORMATION_UNAVAILABLE', `The job is ${job.state}: error information exists only in ERROR or TRANSIENT_ERROR.`);
     }
-    const file = job.errorFileIndex === null ? undefined : this.#queue.store.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
+    const file = job.errorFileIndex === null ? undefined : this.#queue.openStore.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
     const context = (job.errorContext ?? 'UNKNOWN') as ErrorContext;
     let protocol: string | null = null;
     if (file) {
@@ -142,6 +142,9 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const job = this.#job();
     if (job.type !== 'DOWNLOAD') throw notImplemented(`addFileWithRanges for ${job.type} jobs (download jobs only)`);
     if (job.dynamicContent) throw invalidArg('A DYNAMIC_CONTENT job cannot download byte ranges.');
+    if (job.httpMethod !== null) {
+      throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', `A job with the custom HTTP method ${job.httpMethod} cannot download byte ranges.`);
+    }
     const checked = v.checkRanges(ranges, this.#queue.quotas.rangesPerFile);
     await this.#addFiles([{ remoteName, localName }], checked);
   }
@@ -158,7 +161,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     }
     const { quotas } = this.#queue;
     await this.#modify({}, (current) => {
-      const count = this.#queue.store.countFiles(this.id);
+      const count = this.#queue.openStore.countFiles(this.id);
       if (current.type !== 'DOWNLOAD' && count + files.length > 1) {
         throw new BitsError('BG_E_TOO_MANY_FILES', `${current.type} jobs hold exactly one file; this job would have ${count + files.length}.`);
       }
@@ -166,7 +169,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
       }
       files.forEach((f, i) => {
-        this.#queue.store.insertFile({
+        this.#queue.openStore.insertFile({
           jobId: this.id,
           index: count + i,
           remoteName: f.remoteName,
@@ -185,7 +188,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async enumFiles(): Promise<BackgroundCopyFileImpl[]> {
     this.#job();
-    return this.#queue.store.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
+    return this.#queue.openStore.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
   }
 
   async replaceRemotePrefix(oldPrefix: string, newPrefix: string): Promise<'S_OK' | 'S_FALSE'> {
@@ -203,7 +206,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         return { index: f.index, remoteName };
       });
     await this.#modify({}, () => {
-      for (const c of changes) this.#queue.store.updateFile(this.id, c.index, { remoteName: c.remoteName });
+      for (const c of changes) this.#queue.openStore.updateFile(this.id, c.index, { remoteName: c.remoteName });
     });
     return changes.length > 0 ? 'S_OK' : 'S_FALSE';
   }
@@ -214,7 +217,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const patch: Partial<JobRecord> = { everResumed: true };
     const job = this.#jobType() === 'UPLOAD_REPLY' ? this.#job() : null;
     if (job !== null && job.replyFileName === null) {
-      const upload = this.#queue.store.getFiles(this.id)[0];
+      const upload = this.#queue.openStore.getFiles(this.id)[0];
       if (upload) (patch as { replyFileName: string }).replyFileName = defaultReplyFileName(upload.localName);
     }
     await this.#apply({ type: 'RESUME' }, { patch });
@@ -322,13 +325,13 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setCredentials(credentials: Credentials): Promise<void> {
     const c = v.checkCredentials(credentials);
-    await this.#modify({}, () => this.#queue.store.setCredential(this.id, c));
+    await this.#modify({}, () => this.#queue.openStore.setCredential(this.id, c));
   }
 
   async removeCredentials(target: AuthTarget, scheme: AuthScheme): Promise<void> {
     const t = v.checkAuthTarget(target);
     const s = v.checkAuthScheme(scheme);
-    await this.#modify({}, () => this.#queue.store.removeCredential(this.id, t, s));
+    await this.#modify({}, () => this.#queue.openStore.removeCredential(this.id, t, s));
   }
 
   async getCustomHeaders(): Promise<string | null> {
@@ -386,6 +389,10 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     await this.#modify({ httpMethod: m, priority: 'FOREGROUND' }, (current) => {
       if (current.everResumed) throw new BitsError('BG_E_READ_ONLY_PROPERTY_AFTER_RESUME', 'The HTTP method can be set only before the job is first resumed.');
       if (current.dynamicContent) throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be combined with DYNAMIC_CONTENT.');
+      // A custom method's answer is taken whole: the ranges would be dropped without a word.
+      if (this.#queue.store.getFiles(this.id).some((f) => f.ranges !== null)) {
+        throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be used on a job with byte-range files (addFileWithRanges).');
+      }
     });
   }
 
@@ -442,7 +449,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setProperty(name: JobPropertyName, value: PropertyValue): Promise<void> {
     const job = this.#job();
-    const patch = propertyPatch(job, this.#queue.store.countFiles(this.id), name, value);
+    const files = this.#queue.openStore.getFiles(this.id);
+    const patch = propertyPatch(job, { count: files.length, ranged: files.some((f) => f.ranges !== null) }, name, value);
     await this.#modify(patch);
   }
 
@@ -509,13 +517,18 @@ const checkedDirs = new Map<string, number>();
 async function checkLocalAccess(type: JobType, localName: string): Promise<void> {
   if (type === 'DOWNLOAD') {
     const dir = dirname(localName);
+    // The transfer writes BITxxxxxxxx.tmp beside the file: that path must fit too.
+    const tempBytes = Buffer.byteLength(dir) + '/BITxxxxxxxx.tmp'.length;
+    if (tempBytes > LIMITS.localPath) {
+      throw invalidArg(`The directory ${dir} is too deep for the download's temp file (${tempBytes} bytes, the limit is ${LIMITS.localPath}): use a shorter path.`);
+    }
     const checkedAt = checkedDirs.get(dir);
     if (checkedAt !== undefined && performance.now() - checkedAt < DIR_CHECK_TTL_MS) return;
     await checkDirectory(dir);
     try {
       await access(dir, constants.W_OK);
     } catch {
-      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}.`);
+      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}: choose a directory this user can write to, or change its permissions.`);
     }
     if (checkedDirs.size >= 1024) checkedDirs.clear();
     checkedDirs.set(dir, performance.now());

@@ -73,6 +73,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   /** Jobs whose Complete is moving files: never dispatched meanwhile (see whileCompleting). */
   readonly #completing = new Map<string, number>();
   #queueSeq: number;
+  /** Set by stop(): the API's calls are refused from then on (see openStore). */
+  #closed = false;
 
   constructor(options: JobQueueOptions) {
     this.store = options.store;
@@ -126,11 +128,27 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.#commands.stop();
     await this.scheduler.stop();
     await this.#cancels.stop();
+    // Only now: stopping transfers still record their last progress through apply().
+    this.#closed = true;
   }
 
   // ---- reads ---------------------------------------------------------------------------------
 
+  /**
+   * The store, for the API's own reads and writes: once the manager closed, a call on a job
+   * object it handed out is refused with a BitsError (not better-sqlite3's TypeError).
+   */
+  get openStore(): JobStore {
+    this.#assertOpen();
+    return this.store;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BitsError('BG_E_INVALID_STATE', 'The manager is closed; open it again to use its jobs.');
+  }
+
   record(id: string): JobRecord {
+    this.#assertOpen();
     const job = this.store.getJob(id);
     if (!job) throw new BitsError('BG_E_NOT_FOUND', `No job ${id} in the queue.`);
     return job;
@@ -151,6 +169,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
    * belong with it, such as new files).
    */
   apply(id: string, event: JobEvent, extra: { patch?: JobPatch; toBack?: boolean; prepare?: (job: JobRecord) => void } = {}): AppliedTransition {
+    this.#assertOpen();
     const now = this.clock.now();
     const result = this.store.transaction(() => {
       const found = this.store.getJobWithAggregate(id);
@@ -212,6 +231,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   createJob(displayName: string, type: JobType, owner: string): JobRecord {
+    this.#assertOpen();
     const userCount = this.liveCount(owner);
     if (userCount >= this.quotas.jobsPerUser) {
       throw new BitsError('BG_E_TOO_MANY_JOBS_PER_USER', `${owner} already has ${userCount} jobs; the limit per user is ${this.quotas.jobsPerUser}. Complete or cancel some jobs first.`);
