@@ -25,6 +25,9 @@ import { newJobRecord } from './new-job.js';
 import { NotifyCommands } from './notify-command.js';
 import { RemoteCancels } from './remote-cancels.js';
 
+/** How often final jobs are forgotten and inactive ones cancelled (see #sweep). */
+const SWEEP_INTERVAL_MS = 3600_000;
+
 export interface JobQueueOptions {
   readonly store: JobStore;
   readonly clock: Clock;
@@ -65,7 +68,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   readonly quotas: Quotas;
   readonly #inactivityTimeoutMs: number;
   readonly #finalRetentionMs: number;
-  #purgeTimer: Timer | null = null;
+  #sweepTimer: Timer | null = null;
   readonly #liveCounts: Map<string, number>;
   readonly #lastProgressEvent = new Map<string, number>();
   readonly #cancels: RemoteCancels;
@@ -107,7 +110,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   /** Crash recovery, then scheduling. Jobs found CONNECTING/TRANSFERRING were cut off: requeue. */
   start(): void {
-    this.#purge();
+    this.#sweep();
     for (const id of this.store.activeJobIds()) {
       const job = this.store.getJob(id);
       // The job was last seen alive at its modification time: count active time up to there.
@@ -117,14 +120,23 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.scheduler.wake();
   }
 
-  /** Forgets final jobs past their retention, then again every hour while running. */
-  #purge(): void {
-    this.store.purgeFinalJobs(this.clock.now() - this.#finalRetentionMs);
-    this.#purgeTimer = this.clock.at(this.clock.now() + 3600_000, () => this.#purge());
+  /**
+   * At open and then every hour: forgets final jobs past their retention, and cancels jobs with
+   * no progress or change for 90 days (BITS_MC_JOB_SCAVENGED). An hourly scan rather than a
+   * timer on an index: such an index is rewritten by almost every write (migration 0002), and an
+   * hour late is nothing against 90 days.
+   */
+  #sweep(): void {
+    const now = this.clock.now();
+    this.store.purgeFinalJobs(now - this.#finalRetentionMs);
+    for (const id of this.store.inactiveJobs(now - this.#inactivityTimeoutMs)) {
+      void this.cancelJob(id, 'INACTIVITY_EXPIRED').catch((err: unknown) => this.events.safeEmit('listener-error', err));
+    }
+    this.#sweepTimer = this.clock.at(now + SWEEP_INTERVAL_MS, () => this.#sweep());
   }
 
   async stop(): Promise<void> {
-    this.#purgeTimer?.cancel();
+    this.#sweepTimer?.cancel();
     this.#commands.stop();
     await this.scheduler.stop();
     await this.#cancels.stop();
@@ -244,8 +256,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const job: JobRecord = newJobRecord(`{${uuidv4().toUpperCase()}}`, displayName, type, owner, now);
     this.store.insertJob(job);
     this.#liveCounts.set(owner, userCount + 1);
-    // The new job's 90-day inactivity expiry may be the earliest due time now.
-    this.scheduler.wake();
     return job;
   }
 
@@ -253,8 +263,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   earliestDue(): number | null {
     const candidates = [this.store.earliestRetryAt(), this.#cancels.earliestDue()];
-    const oldest = this.store.oldestLiveModifiedAt();
-    if (oldest !== null) candidates.push(oldest + this.#inactivityTimeoutMs);
     const due = candidates.filter((t): t is number => t !== null);
     return due.length === 0 ? null : Math.min(...due);
   }
@@ -265,10 +273,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
       if (!job) continue;
       const expired = job.retryDeadline !== null && now >= job.retryDeadline;
       this.#tryApply(id, { type: expired ? 'NO_PROGRESS_TIMEOUT' : 'RETRY_DUE' });
-    }
-    for (const id of this.store.inactiveJobs(now - this.#inactivityTimeoutMs)) {
-      // 90 days without progress or change: the service cancels the job (BITS_MC_JOB_SCAVENGED).
-      void this.cancelJob(id, 'INACTIVITY_EXPIRED').catch((err: unknown) => this.events.safeEmit('listener-error', err));
     }
     this.#cancels.fireDue(now);
   }

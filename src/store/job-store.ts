@@ -157,7 +157,6 @@ export class JobStore {
       earliestCancel: db.prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
       dueCancels: db.prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
       pendingCancels: new RawRows(db.prepare<[], SqlValue[]>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at')),
-      oldestLiveModified: db.prepare<[], { at: number | null }>(`SELECT MIN(modified_at) AS at FROM jobs WHERE state NOT IN ${FINAL}`),
       inactiveSince: db.prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
       activeJobs: db.prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
       purgeFinal: db.prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND final_at <= ?`),
@@ -420,10 +419,7 @@ export class JobStore {
     return this.#stmts.pendingCancels.all().map(jobFromRow);
   }
 
-  oldestLiveModifiedAt(): number | null {
-    return this.#stmts.oldestLiveModified.get()?.at ?? null;
-  }
-
+  /** Live jobs last changed at or before the time: a full scan, run by the hourly sweep only. */
   inactiveJobs(modifiedAtOrBefore: number): string[] {
     return this.#stmts.inactiveSince.all(modifiedAtOrBefore).map((r) => r.id);
   }
