@@ -65,7 +65,14 @@ function beforeFirstResume(job: JobRecord, name: string): void {
   }
 }
 
-export function propertyPatch(job: JobRecord, fileCount: number, name: unknown, value: PropertyValue): JobPatch {
+/** What setProperty needs to know of the job's files. */
+export interface FilesSummary {
+  readonly count: number;
+  /** Some file was added with byte ranges (addFileWithRanges). */
+  readonly ranged: boolean;
+}
+
+export function propertyPatch(job: JobRecord, files: FilesSummary, name: unknown, value: PropertyValue): JobPatch {
   if (!isPropertyName(name)) throw unknownProperty(name);
   switch (name) {
     case 'COST_FLAGS':
@@ -85,11 +92,15 @@ export function propertyPatch(job: JobRecord, fileCount: number, name: unknown, 
       if (on && job.httpMethod !== null) {
         throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'DYNAMIC_CONTENT cannot be combined with a custom HTTP method.');
       }
+      // Dynamic content is fetched whole: the ranges would be dropped without a word.
+      if (on && files.ranged) {
+        throw new BitsError('E_INVALIDARG', 'DYNAMIC_CONTENT cannot be set on a job with byte-range files (addFileWithRanges): dynamic content is downloaded whole.');
+      }
       return { dynamicContent: on };
     }
     case 'HIGH_PERFORMANCE':
       downloadOnly(job, name);
-      if (fileCount > 0) {
+      if (files.count > 0) {
         throw new BitsError('BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE', 'HIGH_PERFORMANCE can be set only before the first file is added.');
       }
       return { highPerformance: flag(value, name) };

@@ -15,7 +15,8 @@ import type { JobQueue } from '../queue/job-queue.js';
 import { completeJob, defaultReplyFileName } from '../queue/complete.js';
 import { tempNameFor } from '../queue/local-files.js';
 import type { BitsEvents } from '../queue/events.js';
-import type { JobRecord } from '../store/records.js';
+import type { JobPatch, JobRecord } from '../store/records.js';
+import type { JobEvent } from '../job/machine.js';
 import type { ClientCertificate } from '../engine/types.js';
 import { BackgroundCopyFileImpl } from './file.js';
 import { propertyPatch, readProperty } from './job-properties.js';
@@ -43,8 +44,23 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     return this.#queue.record(this.id);
   }
 
+  /*
+   * Every write below answers only once it is committed: the store group-commits (see
+   * store/group-commit.ts), and a commit that fails must fail the call that made the write.
+   */
+
+  async #modify(patch: JobPatch, prepare?: (job: JobRecord) => void): Promise<void> {
+    this.#queue.modify(this.id, patch, prepare);
+    await this.#queue.store.committed();
+  }
+
+  async #apply(event: JobEvent, extra?: { patch?: JobPatch }): Promise<void> {
+    this.#queue.apply(this.id, event, extra);
+    await this.#queue.store.committed();
+  }
+
   #jobType(): JobType {
-    this.#type ??= this.#queue.store.getJobType(this.id);
+    this.#type ??= this.#queue.openStore.getJobType(this.id);
     if (this.#type === undefined) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return this.#type;
   }
@@ -62,7 +78,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   #progress(): JobProgress {
-    const found = this.#queue.store.getJobWithAggregate(this.id);
+    const found = this.#queue.openStore.getJobWithAggregate(this.id);
     if (!found) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return { ...found.aggregate };
   }
@@ -81,7 +97,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     if ((job.state !== 'ERROR' && job.state !== 'TRANSIENT_ERROR') || job.errorHresult === null) {
       throw new BitsError('BG_E_ERROR_INFORMATION_UNAVAILABLE', `The job is ${job.state}: error information exists only in ERROR or TRANSIENT_ERROR.`);
     }
-    const file = job.errorFileIndex === null ? undefined : this.#queue.store.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
+    const file = job.errorFileIndex === null ? undefined : this.#queue.openStore.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
     const context = (job.errorContext ?? 'UNKNOWN') as ErrorContext;
     let protocol: string | null = null;
     if (file) {
@@ -126,6 +142,9 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const job = this.#job();
     if (job.type !== 'DOWNLOAD') throw notImplemented(`addFileWithRanges for ${job.type} jobs (download jobs only)`);
     if (job.dynamicContent) throw invalidArg('A DYNAMIC_CONTENT job cannot download byte ranges.');
+    if (job.httpMethod !== null) {
+      throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', `A job with the custom HTTP method ${job.httpMethod} cannot download byte ranges.`);
+    }
     const checked = v.checkRanges(ranges, this.#queue.quotas.rangesPerFile);
     await this.#addFiles([{ remoteName, localName }], checked);
   }
@@ -141,8 +160,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
       files.push({ remoteName: e.remoteName as string, localName, ranges });
     }
     const { quotas } = this.#queue;
-    this.#queue.modify(this.id, {}, (current) => {
-      const count = this.#queue.store.countFiles(this.id);
+    await this.#modify({}, (current) => {
+      const count = this.#queue.openStore.countFiles(this.id);
       if (current.type !== 'DOWNLOAD' && count + files.length > 1) {
         throw new BitsError('BG_E_TOO_MANY_FILES', `${current.type} jobs hold exactly one file; this job would have ${count + files.length}.`);
       }
@@ -150,7 +169,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
       }
       files.forEach((f, i) => {
-        this.#queue.store.insertFile({
+        this.#queue.openStore.insertFile({
           jobId: this.id,
           index: count + i,
           remoteName: f.remoteName,
@@ -169,7 +188,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async enumFiles(): Promise<BackgroundCopyFileImpl[]> {
     this.#job();
-    return this.#queue.store.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
+    return this.#queue.openStore.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
   }
 
   async replaceRemotePrefix(oldPrefix: string, newPrefix: string): Promise<'S_OK' | 'S_FALSE'> {
@@ -186,8 +205,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         v.checkRemoteName(remoteName, job.type);
         return { index: f.index, remoteName };
       });
-    this.#queue.modify(this.id, {}, () => {
-      for (const c of changes) this.#queue.store.updateFile(this.id, c.index, { remoteName: c.remoteName });
+    await this.#modify({}, () => {
+      for (const c of changes) this.#queue.openStore.updateFile(this.id, c.index, { remoteName: c.remoteName });
     });
     return changes.length > 0 ? 'S_OK' : 'S_FALSE';
   }
@@ -198,22 +217,26 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const patch: Partial<JobRecord> = { everResumed: true };
     const job = this.#jobType() === 'UPLOAD_REPLY' ? this.#job() : null;
     if (job !== null && job.replyFileName === null) {
-      const upload = this.#queue.store.getFiles(this.id)[0];
+      const upload = this.#queue.openStore.getFiles(this.id)[0];
       if (upload) (patch as { replyFileName: string }).replyFileName = defaultReplyFileName(upload.localName);
     }
-    this.#queue.apply(this.id, { type: 'RESUME' }, { patch });
+    await this.#apply({ type: 'RESUME' }, { patch });
   }
 
   async suspend(): Promise<void> {
-    this.#queue.apply(this.id, { type: 'SUSPEND' });
+    await this.#apply({ type: 'SUSPEND' });
   }
 
   async cancel(): Promise<'S_OK' | 'BG_S_UNABLE_TO_DELETE_FILES'> {
-    return this.#queue.cancelJob(this.id);
+    const result = await this.#queue.cancelJob(this.id);
+    await this.#queue.store.committed();
+    return result;
   }
 
   async complete(): Promise<'S_OK' | 'BG_S_PARTIAL_COMPLETE'> {
-    return completeJob(this.#queue, this.id);
+    const result = await completeJob(this.#queue, this.id);
+    await this.#queue.store.committed();
+    return result;
   }
 
   // ---- plain properties ------------------------------------------------------------------------
@@ -223,7 +246,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setDisplayName(name: string): Promise<void> {
-    this.#queue.modify(this.id, { displayName: v.checkDisplayName(name) });
+    await this.#modify({ displayName: v.checkDisplayName(name) });
   }
 
   async getDescription(): Promise<string> {
@@ -231,7 +254,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setDescription(text: string): Promise<void> {
-    this.#queue.modify(this.id, { description: v.checkDescription(text) });
+    await this.#modify({ description: v.checkDescription(text) });
   }
 
   async getPriority(): Promise<Priority> {
@@ -240,7 +263,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setPriority(priority: Priority): Promise<void> {
     const p = v.checkPriority(priority);
-    this.#queue.modify(this.id, { priority: p }, (job) => {
+    await this.#modify({ priority: p }, (job) => {
       if (job.httpMethod !== null && p !== 'FOREGROUND') {
         throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A job with a custom HTTP method stays FOREGROUND.');
       }
@@ -253,7 +276,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setNotifyFlags(flags: number): Promise<void> {
-    this.#queue.modify(this.id, { notifyFlags: v.checkNotifyFlags(flags) });
+    await this.#modify({ notifyFlags: v.checkNotifyFlags(flags) });
   }
 
   async getNotifyCmdLine(): Promise<NotifyCmdLine> {
@@ -263,7 +286,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setNotifyCmdLine(program: string | null, parameters: string | null): Promise<void> {
     const c = v.checkNotifyCmdLine(program, parameters);
-    this.#queue.modify(this.id, { notifyProgram: c.program, notifyParameters: c.parameters });
+    await this.#modify({ notifyProgram: c.program, notifyParameters: c.parameters });
   }
 
   async getMinimumRetryDelay(): Promise<number> {
@@ -271,7 +294,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setMinimumRetryDelay(seconds: number): Promise<void> {
-    this.#queue.modify(this.id, { minRetryDelaySec: v.checkMinimumRetryDelay(seconds) });
+    await this.#modify({ minRetryDelaySec: v.checkMinimumRetryDelay(seconds) });
   }
 
   async getNoProgressTimeout(): Promise<number> {
@@ -279,7 +302,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setNoProgressTimeout(seconds: number): Promise<void> {
-    this.#queue.modify(this.id, { noProgressTimeoutSec: v.checkNoProgressTimeout(seconds) });
+    await this.#modify({ noProgressTimeoutSec: v.checkNoProgressTimeout(seconds) });
   }
 
   async getMaximumDownloadTime(): Promise<number> {
@@ -287,7 +310,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setMaximumDownloadTime(seconds: number): Promise<void> {
-    this.#queue.modify(this.id, { maxDownloadTimeSec: v.checkMaximumDownloadTime(seconds) });
+    await this.#modify({ maxDownloadTimeSec: v.checkMaximumDownloadTime(seconds) });
   }
 
   async getProxySettings(): Promise<ProxySettings> {
@@ -297,18 +320,18 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setProxySettings(usage: ProxySettings['usage'], proxyList: string | null = null, bypassList: string | null = null): Promise<void> {
     const p = v.checkProxySettings(usage, proxyList, bypassList);
-    this.#queue.modify(this.id, { proxyUsage: p.usage, proxyList: p.proxyList, proxyBypass: p.bypassList });
+    await this.#modify({ proxyUsage: p.usage, proxyList: p.proxyList, proxyBypass: p.bypassList });
   }
 
   async setCredentials(credentials: Credentials): Promise<void> {
     const c = v.checkCredentials(credentials);
-    this.#queue.modify(this.id, {}, () => this.#queue.store.setCredential(this.id, c));
+    await this.#modify({}, () => this.#queue.openStore.setCredential(this.id, c));
   }
 
   async removeCredentials(target: AuthTarget, scheme: AuthScheme): Promise<void> {
     const t = v.checkAuthTarget(target);
     const s = v.checkAuthScheme(scheme);
-    this.#queue.modify(this.id, {}, () => this.#queue.store.removeCredential(this.id, t, s));
+    await this.#modify({}, () => this.#queue.openStore.removeCredential(this.id, t, s));
   }
 
   async getCustomHeaders(): Promise<string | null> {
@@ -318,11 +341,11 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setCustomHeaders(headers: string | null): Promise<void> {
-    this.#queue.modify(this.id, { customHeaders: v.checkCustomHeaders(headers) });
+    await this.#modify({ customHeaders: v.checkCustomHeaders(headers) });
   }
 
   async makeCustomHeadersWriteOnly(): Promise<void> {
-    this.#queue.modify(this.id, { customHeadersWriteOnly: true });
+    await this.#modify({ customHeadersWriteOnly: true });
   }
 
   async getSecurityFlags(): Promise<number> {
@@ -330,7 +353,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async setSecurityFlags(flags: number): Promise<void> {
-    this.#queue.modify(this.id, { securityFlags: v.checkSecurityFlags(flags) });
+    await this.#modify({ securityFlags: v.checkSecurityFlags(flags) });
   }
 
   async getClientCertificate(): Promise<ClientCertificate | null> {
@@ -345,11 +368,11 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     for (const path of [certFile, keyFile]) {
       if (path) await access(path, constants.R_OK).catch((err: unknown) => { throw localFileError(err, `Cannot read ${path}`); });
     }
-    this.#queue.modify(this.id, { clientCertFile: certFile, clientKeyFile: keyFile });
+    await this.#modify({ clientCertFile: certFile, clientKeyFile: keyFile });
   }
 
   async removeClientCertificate(): Promise<void> {
-    this.#queue.modify(this.id, { clientCertFile: null, clientKeyFile: null });
+    await this.#modify({ clientCertFile: null, clientKeyFile: null });
   }
 
   async getHttpMethod(): Promise<string> {
@@ -363,9 +386,13 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
       throw new BitsError('BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY', 'A custom HTTP method applies to DOWNLOAD jobs only.');
     }
     if (m === 'GET') return; // the default verb is a no-op
-    this.#queue.modify(this.id, { httpMethod: m, priority: 'FOREGROUND' }, (current) => {
+    await this.#modify({ httpMethod: m, priority: 'FOREGROUND' }, (current) => {
       if (current.everResumed) throw new BitsError('BG_E_READ_ONLY_PROPERTY_AFTER_RESUME', 'The HTTP method can be set only before the job is first resumed.');
       if (current.dynamicContent) throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be combined with DYNAMIC_CONTENT.');
+      // A custom method's answer is taken whole: the ranges would be dropped without a word.
+      if (this.#queue.store.getFiles(this.id).some((f) => f.ranges !== null)) {
+        throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be used on a job with byte-range files (addFileWithRanges).');
+      }
     });
   }
 
@@ -382,7 +409,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     if (job.type !== 'UPLOAD_REPLY') throw notImplemented(`setReplyFileName for ${job.type} jobs (upload-reply jobs only)`);
     const name = path === null || path === '' ? null : v.checkLocalName(path, 'The reply file name');
     if (name) await checkDirectory(dirname(name));
-    this.#queue.modify(this.id, { replyFileName: name }, (current) => {
+    await this.#modify({ replyFileName: name }, (current) => {
       if (current.replyBytesTotal >= 0 || current.replyUrl !== null) {
         throw new BitsError('BG_E_INVALID_STATE', 'The reply download has started: its file name can no longer change.');
       }
@@ -422,8 +449,9 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setProperty(name: JobPropertyName, value: PropertyValue): Promise<void> {
     const job = this.#job();
-    const patch = propertyPatch(job, this.#queue.store.countFiles(this.id), name, value);
-    this.#queue.modify(this.id, patch);
+    const files = this.#queue.openStore.getFiles(this.id);
+    const patch = propertyPatch(job, { count: files.length, ranged: files.some((f) => f.ranges !== null) }, name, value);
+    await this.#modify(patch);
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -489,13 +517,18 @@ const checkedDirs = new Map<string, number>();
 async function checkLocalAccess(type: JobType, localName: string): Promise<void> {
   if (type === 'DOWNLOAD') {
     const dir = dirname(localName);
+    // The transfer writes BITxxxxxxxx.tmp beside the file: that path must fit too.
+    const tempBytes = Buffer.byteLength(dir) + '/BITxxxxxxxx.tmp'.length;
+    if (tempBytes > LIMITS.localPath) {
+      throw invalidArg(`The directory ${dir} is too deep for the download's temp file (${tempBytes} bytes, the limit is ${LIMITS.localPath}): use a shorter path.`);
+    }
     const checkedAt = checkedDirs.get(dir);
     if (checkedAt !== undefined && performance.now() - checkedAt < DIR_CHECK_TTL_MS) return;
     await checkDirectory(dir);
     try {
       await access(dir, constants.W_OK);
     } catch {
-      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}.`);
+      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}: choose a directory this user can write to, or change its permissions.`);
     }
     if (checkedDirs.size >= 1024) checkedDirs.clear();
     checkedDirs.set(dir, performance.now());

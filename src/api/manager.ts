@@ -104,6 +104,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
     const name = checkNewDisplayName(displayName);
     const jobType = checkJobType(type);
     const job = this.#queue.createJob(name, jobType, this.#owner);
+    await this.#queue.store.committed();
     return new BackgroundCopyJobImpl(this.#queue, job.id, jobType);
   }
 

@@ -3,6 +3,7 @@
  * routes event frames to their subscription, and turns every way the connection can fail (no
  * daemon, refused, timed out, dropped) into a BitsError that says what to do.
  */
+import { WriteCoalescer } from './write-coalescer.js';
 import { connect, type Socket } from 'node:net';
 import { BitsError } from '../shared/errors.js';
 import type { MethodName, MethodResults, ParamsOf } from './methods.js';
@@ -52,6 +53,7 @@ function connectError(err: NodeJS.ErrnoException, socket: string): BitsError {
 export class IpcConnection {
   readonly info: ServerInfo;
   readonly #socket: Socket;
+  readonly #out: WriteCoalescer;
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   readonly #streams = new Map<number, StreamHandler>();
@@ -61,6 +63,7 @@ export class IpcConnection {
 
   private constructor(socket: Socket, info: ServerInfo, timeoutMs: number, decoder: FrameDecoder) {
     this.#socket = socket;
+    this.#out = new WriteCoalescer(socket);
     this.info = info;
     this.#timeoutMs = timeoutMs;
     socket.on('data', (chunk: Buffer) => {
@@ -197,7 +200,7 @@ export class IpcConnection {
             }, this.#timeoutMs)
           : null;
       this.#pending.set(id, { resolve, reject, timer, ...(onResult ? { onResult } : {}) });
-      this.#socket.write(bytes);
+      this.#out.write(bytes);
     });
   }
 

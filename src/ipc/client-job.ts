@@ -317,6 +317,9 @@ export class RemoteJob implements BackgroundCopyJob {
     signal?.addEventListener('abort', onAbort);
     try {
       for (;;) {
+        // Before anything queued: snapshots that arrived in the same read as the one the caller
+        // aborted on must not be yielded after the abort.
+        if (signal?.aborted) return;
         const next = queue.shift();
         if (next) {
           yield next;
@@ -326,7 +329,6 @@ export class RemoteJob implements BackgroundCopyJob {
           if (stream.failure) throw stream.failure;
           return;
         }
-        if (signal?.aborted) return;
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
       }

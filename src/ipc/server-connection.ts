@@ -5,6 +5,7 @@
  * subscriptions, and an output limit past which a client that does not read is dropped. Nothing a
  * client sends can throw out of here, so one client can never hurt another.
  */
+import { WriteCoalescer } from './write-coalescer.js';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { BackgroundCopyManager } from '../api/manager.js';
@@ -42,6 +43,7 @@ const LINGER_MS = 1000;
 
 export class ServerConnection implements StreamHost {
   readonly #socket: Socket;
+  readonly #out: WriteCoalescer;
   readonly #deps: ConnectionDeps;
   readonly #log: Logger;
   readonly #decoder: FrameDecoder;
@@ -54,6 +56,7 @@ export class ServerConnection implements StreamHost {
 
   constructor(socket: Socket, deps: ConnectionDeps) {
     this.#socket = socket;
+    this.#out = new WriteCoalescer(socket);
     this.#deps = deps;
     this.#log = deps.logger.child({ conn: deps.id });
     this.#decoder = new FrameDecoder(deps.limits.maxFrameBytes);
@@ -155,7 +158,7 @@ export class ServerConnection implements StreamHost {
       if (frame.type !== 'response') return;
       bytes = encodeFrame({ type: 'response', id: frame.id, ok: false, error: toWireError(err) });
     }
-    this.#socket.write(bytes);
+    this.#out.write(bytes);
     if (this.#socket.writableLength > this.#deps.limits.maxOutputBytes) {
       this.#log.warn('dropping a client that does not read its answers', { queuedBytes: this.#socket.writableLength });
       this.#socket.destroy();

@@ -117,6 +117,8 @@ export const LIMITS = {
   remoteName: 2200,
   /** Bytes of UTF-8: PATH_MAX (4,096) less its terminating NUL. */
   localPath: 4095,
+  /** NAME_MAX: one component of a path, in bytes. */
+  nameComponent: 255,
   customHeaders: 16_384,
   proxyList: 4000,
   userName: 300,

@@ -154,6 +154,10 @@ export function checkLocalName(local: unknown, what = 'The local name'): string 
   const bytes = utf8Length(local);
   if (bytes > LIMITS.localPath) throw invalidArg(`${what} is ${bytes} bytes long; Linux paths are limited to ${LIMITS.localPath} bytes: use a shorter path.`);
   if (local.endsWith('/')) throw invalidArg(`${what} ${JSON.stringify(local)} names a directory; give a file name.`);
+  const long = local.split('/').find((part) => utf8Length(part) > LIMITS.nameComponent);
+  if (long !== undefined) {
+    throw invalidArg(`${what} has a component of ${utf8Length(long)} bytes (${JSON.stringify(long.slice(0, 40))}...); Linux file names are limited to ${LIMITS.nameComponent} bytes.`);
+  }
   return local;
 }
 

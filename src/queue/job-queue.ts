@@ -2,9 +2,10 @@
  * The queue: the store, the scheduler and the engines tied together behind one funnel.
  *
  * Every state change goes through `apply()`: load the job, ask the pure machine, write the new
- * state with everything it implies (timers, error object, timestamps) in one IMMEDIATE
- * transaction, and only after the commit carry out the effects (abort the transfer, wake the
- * scheduler, emit events). A refused call throws before anything is written.
+ * state with everything it implies (timers, error object, timestamps) atomically, and only after
+ * the commit carry out the effects (abort the transfer, wake the scheduler, emit events). The
+ * store group-commits (store/group-commit.ts), so "after the commit" is when the current
+ * microtask queue has drained. A refused call throws before anything is written.
  */
 import { v4 as uuidv4 } from 'uuid';
 import type { Clock, Timer } from '../shared/clock.js';
@@ -23,6 +24,9 @@ import { QueueEmitter, type JobEventData } from './events.js';
 import { newJobRecord } from './new-job.js';
 import { NotifyCommands } from './notify-command.js';
 import { RemoteCancels } from './remote-cancels.js';
+
+/** How often final jobs are forgotten and inactive ones cancelled (see #sweep). */
+const SWEEP_INTERVAL_MS = 3600_000;
 
 export interface JobQueueOptions {
   readonly store: JobStore;
@@ -64,7 +68,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   readonly quotas: Quotas;
   readonly #inactivityTimeoutMs: number;
   readonly #finalRetentionMs: number;
-  #purgeTimer: Timer | null = null;
+  #sweepTimer: Timer | null = null;
   readonly #liveCounts: Map<string, number>;
   readonly #lastProgressEvent = new Map<string, number>();
   readonly #cancels: RemoteCancels;
@@ -72,6 +76,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   /** Jobs whose Complete is moving files: never dispatched meanwhile (see whileCompleting). */
   readonly #completing = new Map<string, number>();
   #queueSeq: number;
+  /** Set by stop(): the API's calls are refused from then on (see openStore). */
+  #closed = false;
 
   constructor(options: JobQueueOptions) {
     this.store = options.store;
@@ -82,6 +88,13 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.#finalRetentionMs = options.finalRetentionMs;
     this.#liveCounts = this.store.countLiveJobsByOwner();
     this.#queueSeq = this.store.maxQueueSeq();
+    // A batch of writes rolled back as a whole (a full disk at COMMIT) took its new and finished
+    // jobs with it: count again from what the database holds.
+    this.store.onBatchLost(() => {
+      this.#liveCounts.clear();
+      for (const [owner, n] of this.store.countLiveJobsByOwner()) this.#liveCounts.set(owner, n);
+      this.scheduler.wake();
+    });
     this.#cancels = new RemoteCancels(this);
     this.#commands = new NotifyCommands({
       clock: this.clock,
@@ -97,7 +110,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   /** Crash recovery, then scheduling. Jobs found CONNECTING/TRANSFERRING were cut off: requeue. */
   start(): void {
-    this.#purge();
+    this.#sweep();
     for (const id of this.store.activeJobIds()) {
       const job = this.store.getJob(id);
       // The job was last seen alive at its modification time: count active time up to there.
@@ -107,22 +120,47 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     this.scheduler.wake();
   }
 
-  /** Forgets final jobs past their retention, then again every hour while running. */
-  #purge(): void {
-    this.store.purgeFinalJobs(this.clock.now() - this.#finalRetentionMs);
-    this.#purgeTimer = this.clock.at(this.clock.now() + 3600_000, () => this.#purge());
+  /**
+   * At open and then every hour: forgets final jobs past their retention, and cancels jobs with
+   * no progress or change for 90 days (BITS_MC_JOB_SCAVENGED). An hourly scan rather than a
+   * timer on an index: such an index is rewritten by almost every write (migration 0002), and an
+   * hour late is nothing against 90 days.
+   */
+  #sweep(): void {
+    const now = this.clock.now();
+    this.store.purgeFinalJobs(now - this.#finalRetentionMs);
+    for (const id of this.store.inactiveJobs(now - this.#inactivityTimeoutMs)) {
+      void this.cancelJob(id, 'INACTIVITY_EXPIRED').catch((err: unknown) => this.events.safeEmit('listener-error', err));
+    }
+    this.#sweepTimer = this.clock.at(now + SWEEP_INTERVAL_MS, () => this.#sweep());
   }
 
   async stop(): Promise<void> {
-    this.#purgeTimer?.cancel();
+    this.#sweepTimer?.cancel();
     this.#commands.stop();
     await this.scheduler.stop();
     await this.#cancels.stop();
+    // Only now: stopping transfers still record their last progress through apply().
+    this.#closed = true;
   }
 
   // ---- reads ---------------------------------------------------------------------------------
 
+  /**
+   * The store, for the API's own reads and writes: once the manager closed, a call on a job
+   * object it handed out is refused with a BitsError (not better-sqlite3's TypeError).
+   */
+  get openStore(): JobStore {
+    this.#assertOpen();
+    return this.store;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BitsError('BG_E_INVALID_STATE', 'The manager is closed; open it again to use its jobs.');
+  }
+
   record(id: string): JobRecord {
+    this.#assertOpen();
     const job = this.store.getJob(id);
     if (!job) throw new BitsError('BG_E_NOT_FOUND', `No job ${id} in the queue.`);
     return job;
@@ -143,6 +181,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
    * belong with it, such as new files).
    */
   apply(id: string, event: JobEvent, extra: { patch?: JobPatch; toBack?: boolean; prepare?: (job: JobRecord) => void } = {}): AppliedTransition {
+    this.#assertOpen();
     const now = this.clock.now();
     const result = this.store.transaction(() => {
       const found = this.store.getJobWithAggregate(id);
@@ -157,7 +196,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
       this.store.updateJob(id, patch);
       return { before, after: { ...before, ...patch } as JobRecord, effects: outcome.effects };
     });
-    this.#afterCommit(result);
+    this.store.afterCommit(() => this.#afterCommit(result));
     return result;
   }
 
@@ -204,6 +243,7 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   createJob(displayName: string, type: JobType, owner: string): JobRecord {
+    this.#assertOpen();
     const userCount = this.liveCount(owner);
     if (userCount >= this.quotas.jobsPerUser) {
       throw new BitsError('BG_E_TOO_MANY_JOBS_PER_USER', `${owner} already has ${userCount} jobs; the limit per user is ${this.quotas.jobsPerUser}. Complete or cancel some jobs first.`);
@@ -216,8 +256,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const job: JobRecord = newJobRecord(`{${uuidv4().toUpperCase()}}`, displayName, type, owner, now);
     this.store.insertJob(job);
     this.#liveCounts.set(owner, userCount + 1);
-    // The new job's 90-day inactivity expiry may be the earliest due time now.
-    this.scheduler.wake();
     return job;
   }
 
@@ -225,8 +263,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
 
   earliestDue(): number | null {
     const candidates = [this.store.earliestRetryAt(), this.#cancels.earliestDue()];
-    const oldest = this.store.oldestLiveModifiedAt();
-    if (oldest !== null) candidates.push(oldest + this.#inactivityTimeoutMs);
     const due = candidates.filter((t): t is number => t !== null);
     return due.length === 0 ? null : Math.min(...due);
   }
@@ -237,10 +273,6 @@ export class JobQueue implements RunnerHost, SchedulerHost {
       if (!job) continue;
       const expired = job.retryDeadline !== null && now >= job.retryDeadline;
       this.#tryApply(id, { type: expired ? 'NO_PROGRESS_TIMEOUT' : 'RETRY_DUE' });
-    }
-    for (const id of this.store.inactiveJobs(now - this.#inactivityTimeoutMs)) {
-      // 90 days without progress or change: the service cancels the job (BITS_MC_JOB_SCAVENGED).
-      void this.cancelJob(id, 'INACTIVITY_EXPIRED').catch((err: unknown) => this.events.safeEmit('listener-error', err));
     }
     this.#cancels.fireDue(now);
   }
@@ -337,7 +369,8 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     const file = this.store.getFile(jobId, fileIndex);
     const flags = job.notifyFlags;
     if (file && !(flags & NOTIFY.DISABLE) && flags & NOTIFY.FILE_TRANSFERRED) {
-      this.events.safeEmit('file:transferred', { ...eventData(job), fileIndex, remoteName: file.remoteName, localName: file.localName });
+      const data = { ...eventData(job), fileIndex, remoteName: file.remoteName, localName: file.localName };
+      this.store.afterCommit(() => this.events.safeEmit('file:transferred', data));
     }
   }
 
@@ -365,6 +398,10 @@ export class JobQueue implements RunnerHost, SchedulerHost {
   }
 
   #progressEvent(jobId: string): void {
+    this.store.afterCommit(() => this.#emitProgress(jobId));
+  }
+
+  #emitProgress(jobId: string): void {
     const job = this.store.getJob(jobId);
     if (!job) return;
     this.events.safeEmit('change', { ...eventData(job), kind: 'progress' });

@@ -7,7 +7,8 @@
  * - Round robin: a background job that has used its time slice while another job of its level
  *   waits goes back to the end of its level's line.
  * - Timers: one clock timer for the earliest persisted due time (retry delay, Cancel-Session
- *   retry, 90-day inactivity), found with indexed MIN() queries. No loop scans the jobs; the
+ *   retry), found with indexed MIN() queries (the 90-day inactivity cancel is the queue's hourly
+ *   sweep). No loop scans the jobs; the
  *   scheduler sleeps until that time or until `wake()` (every API call that can free or create
  *   work calls it).
  * - Per running job: its AbortController, its time-slice timer and its MaxDownloadTime timer.

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, JobType } from '../job/types.js';
+import { GroupCommit } from './group-commit.js';
 import { defaultMigrationsDir, migrate, readMigrations } from './migrate.js';
+import { RawRows } from './raw-rows.js';
 import {
   type FilePatch,
   type FileRecord,
@@ -45,7 +47,7 @@ export interface JobAggregate {
 export interface WriteStats {
   /** INSERT/UPDATE/DELETE statements run. */
   readonly statements: number;
-  /** Write transactions committed: transaction() calls plus writes made outside one. */
+  /** SQLite transactions committed (one per group-commit batch, see group-commit.ts). */
   readonly commits: number;
 }
 
@@ -53,6 +55,8 @@ export interface JobWithAggregate {
   readonly job: JobRecord;
   readonly aggregate: JobAggregate;
 }
+
+type SqlValue = SqlRow[string];
 
 const FINAL = "('ACKNOWLEDGED', 'CANCELLED')";
 
@@ -81,25 +85,41 @@ export class JobStore {
   readonly #db: Database.Database;
   readonly #updateCache = new Map<string, Database.Statement>();
   readonly #stmts;
+  readonly #group: GroupCommit;
   #statements = 0;
   #commits = 0;
+  /** Told when a batch of writes was rolled back as a whole (see onBatchLost). */
+  #lostListeners: Array<(error: BitsError) => void> = [];
 
   private constructor(db: Database.Database, path: string) {
     this.#db = db;
     this.path = path;
+    this.#group = new GroupCommit(db, {
+      committed: () => this.#commits++,
+      lost: (error) => {
+        for (const listener of this.#lostListeners) listener(error);
+      },
+      callbackFailed: (err) => queueMicrotask(() => {
+        throw err;
+      }),
+    });
     this.#stmts = {
-      getJob: db.prepare<[string], SqlRow>('SELECT * FROM jobs WHERE id = ?'),
+      getJob: new RawRows(db.prepare<[string], SqlValue[]>('SELECT * FROM jobs WHERE id = ?')),
       getJobType: db.prepare<[string], { type: JobType }>('SELECT type FROM jobs WHERE id = ?'),
-      getJobAgg: db.prepare<[string], SqlRow>(
-        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`,
+      getJobAgg: new RawRows(
+        db.prepare<[string], SqlValue[]>(`SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`),
       ),
-      listLive: db.prepare<[], SqlRow>(
-        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
-         WHERE j.state NOT IN ${FINAL} GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+      listLive: new RawRows(
+        db.prepare<[], SqlValue[]>(
+          `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+           WHERE j.state NOT IN ${FINAL} GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+        ),
       ),
-      listLiveByOwner: db.prepare<[string], SqlRow>(
-        `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
-         WHERE j.state NOT IN ${FINAL} AND j.owner = ? GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+      listLiveByOwner: new RawRows(
+        db.prepare<[string], SqlValue[]>(
+          `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+           WHERE j.state NOT IN ${FINAL} AND j.owner = ? GROUP BY j.id ORDER BY j.created_at, j.rowid`,
+        ),
       ),
       listLiveIds: db.prepare<[], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} ORDER BY created_at, rowid`),
       listLiveIdsByOwner: db.prepare<[string], { id: string }>(
@@ -136,8 +156,7 @@ export class JobStore {
       dueRetries: db.prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND retry_at <= ? ORDER BY retry_at"),
       earliestCancel: db.prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
       dueCancels: db.prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
-      pendingCancels: db.prepare<[], SqlRow>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at'),
-      oldestLiveModified: db.prepare<[], { at: number | null }>(`SELECT MIN(modified_at) AS at FROM jobs WHERE state NOT IN ${FINAL}`),
+      pendingCancels: new RawRows(db.prepare<[], SqlValue[]>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at')),
       inactiveSince: db.prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
       activeJobs: db.prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
       purgeFinal: db.prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND final_at <= ?`),
@@ -190,7 +209,9 @@ export class JobStore {
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    this.#group.flush();
+    this.#db.close();
   }
 
   /** The applied migrations, for diagnostics and tests. */
@@ -210,22 +231,38 @@ export class JobStore {
     return this.#db.pragma('user_version', { simple: true }) as number;
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction: all of its writes land, or none. */
+  /**
+   * Runs `fn` atomically: all of its writes land, or none. Writes are group-committed (see
+   * group-commit.ts): they are visible to this store at once and committed when the current
+   * microtask queue drains; await committed() before telling anyone they are durable.
+   */
   transaction<T>(fn: () => T): T {
-    const outermost = !this.#db.inTransaction;
-    const result = this.#db.transaction(fn).immediate();
-    if (outermost) this.#commits++;
-    return result;
+    return this.#group.run(fn);
+  }
+
+  /** Settles once the writes made so far are committed; rejects (BitsError) if they were rolled back. */
+  committed(): Promise<void> {
+    return this.#group.committed();
+  }
+
+  /** Runs `callback` after the writes made so far are committed (dropped if they are rolled back). */
+  afterCommit(callback: () => void): void {
+    this.#group.afterCommit(callback);
+  }
+
+  /** Registers a listener for a batch of writes rolled back as a whole (a full disk at COMMIT). */
+  onBatchLost(listener: (error: BitsError) => void): void {
+    this.#lostListeners.push(listener);
   }
 
   writeStats(): WriteStats {
     return { statements: this.#statements, commits: this.#commits };
   }
 
-  /** Counts one write statement (and its implicit transaction when none is open). */
-  #wrote(): void {
+  /** Every write joins the open batch (opening one if needed) before it runs. */
+  #write(): void {
+    this.#group.join();
     this.#statements++;
-    if (!this.#db.inTransaction) this.#commits++;
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
@@ -233,10 +270,11 @@ export class JobStore {
   insertJob(job: JobRecord): void {
     const row = jobToRow(job);
     const cols = Object.keys(row);
+    this.#write();
+    // Positional parameters: binding ~60 named ones cost ~9 µs more per insert (bench case 5).
     this.#cachedStatement(`insert:${cols.join(',')}`, () =>
-      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
-    ).run(row);
-    this.#wrote();
+      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+    ).run(Object.values(row));
   }
 
   getJob(id: string): JobRecord | undefined {
@@ -273,21 +311,21 @@ export class JobStore {
     const row = jobToRow(patch);
     const cols = Object.keys(row);
     if (cols.length === 0) return;
+    this.#write();
     this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
-      `UPDATE jobs SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @__id`,
-    ).run({ ...row, __id: id });
-    this.#wrote();
+      `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+    ).run(...Object.values(row), id);
   }
 
   deleteJob(id: string): void {
+    this.#write();
     this.#stmts.deleteJob.run(id);
-    this.#wrote();
   }
 
   /** Removes final jobs that reached their final state before `before` (and owe no Cancel-Session). */
   purgeFinalJobs(before: number): number {
+    this.#write();
     const removed = this.#stmts.purgeFinal.run(before).changes;
-    this.#wrote();
     return removed;
   }
 
@@ -307,18 +345,18 @@ export class JobStore {
   }
 
   insertFile(file: FileRecord): void {
+    this.#write();
     this.#stmts.insertFile.run(fileToRow(file));
-    this.#wrote();
   }
 
   updateFile(jobId: string, index: number, patch: FilePatch): void {
     const row = fileToRow(patch);
     const cols = Object.keys(row);
     if (cols.length === 0) return;
+    this.#write();
     this.#cachedStatement(`update-file:${cols.join(',')}`, () =>
-      `UPDATE files SET ${cols.map((c) => `${c} = @${c}`).join(', ')} WHERE job_id = @__job AND idx = @__idx`,
-    ).run({ ...row, __job: jobId, __idx: index });
-    this.#wrote();
+      `UPDATE files SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE job_id = ? AND idx = ?`,
+    ).run(...Object.values(row), jobId, index);
   }
 
   // ---- credentials ---------------------------------------------------------------------------
@@ -333,13 +371,13 @@ export class JobStore {
   }
 
   setCredential(jobId: string, c: Credentials): void {
+    this.#write();
     this.#stmts.upsertCredential.run(jobId, c.target, c.scheme, c.userName, c.password);
-    this.#wrote();
   }
 
   removeCredential(jobId: string, target: AuthTarget, scheme: AuthScheme): void {
+    this.#write();
     this.#stmts.deleteCredential.run(jobId, target, scheme);
-    this.#wrote();
   }
 
   // ---- scheduler queries ---------------------------------------------------------------------
@@ -381,10 +419,7 @@ export class JobStore {
     return this.#stmts.pendingCancels.all().map(jobFromRow);
   }
 
-  oldestLiveModifiedAt(): number | null {
-    return this.#stmts.oldestLiveModified.get()?.at ?? null;
-  }
-
+  /** Live jobs last changed at or before the time: a full scan, run by the hourly sweep only. */
   inactiveJobs(modifiedAtOrBefore: number): string[] {
     return this.#stmts.inactiveSince.all(modifiedAtOrBefore).map((r) => r.id);
   }

@@ -303,3 +303,61 @@ describe('Job5 property values', () => {
     expect(await job.getProperty('NOTIFICATION_CLSID')).toBeNull();
   });
 });
+
+describe('combinations that would silently drop byte ranges are refused, in either order', () => {
+  it('DYNAMIC_CONTENT on a job with ranged files: E_INVALIDARG, nothing changed', async () => {
+    const job = await mgr.createJob('ranged', 'DOWNLOAD');
+    await job.addFileWithRanges('http://h/a', join(dir, 'a'), [{ initialOffset: 0, length: 10 }]);
+    await fails(job.setProperty('DYNAMIC_CONTENT', true), 'E_INVALIDARG', /byte-range files.*downloaded whole/);
+    expect(await (await reopened(job)).getProperty('DYNAMIC_CONTENT')).toBe(false);
+  });
+
+  it('a custom HTTP method on a job with ranged files, and ranges on a custom-method job: BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', async () => {
+    const ranged = await mgr.createJob('ranged', 'DOWNLOAD');
+    await ranged.addFileWithRanges('http://h/a', join(dir, 'a'), [{ initialOffset: 0, length: 10 }]);
+    await fails(ranged.setHttpMethod('POST'), 'BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', /byte-range files/);
+    const post = await mgr.createJob('post', 'DOWNLOAD');
+    await post.setHttpMethod('POST');
+    await fails(post.addFileWithRanges('http://h/b', join(dir, 'b'), [{ initialOffset: 0, length: 10 }]), 'BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', /POST cannot download byte ranges/);
+    expect(await (await reopened(ranged)).getHttpMethod()).toBe('GET');
+    expect(await (await mgr.getJob(post.id)).enumFiles()).toHaveLength(0);
+  });
+});
+
+describe('paths Linux cannot hold are refused at AddFile, not at transfer time', () => {
+  it('a path component over 255 bytes (NAME_MAX)', async () => {
+    const job = await mgr.createJob('long', 'DOWNLOAD');
+    await fails(job.addFile('http://h/a', join(dir, 'x'.repeat(256))), 'E_INVALIDARG', /component of 256 bytes.*255 bytes/);
+    expect(await job.enumFiles()).toHaveLength(0);
+  });
+
+  it('a directory so deep that the temp file BITxxxxxxxx.tmp beside the file would not fit', async () => {
+    const job = await mgr.createJob('deep', 'DOWNLOAD');
+    // Build a real directory whose path leaves room for the file name but not for the temp name.
+    // 4,085 bytes: "/f" fits (4,087), "/BITxxxxxxxx.tmp" (4,101) does not.
+    let deep = dir;
+    while (Buffer.byteLength(deep) < 4085) deep = join(deep, 'd'.repeat(Math.min(200, 4085 - Buffer.byteLength(deep) - 1)));
+    expect(Buffer.byteLength(deep)).toBe(4085);
+    await mkdir(deep, { recursive: true });
+    const local = join(deep, 'f');
+    expect(Buffer.byteLength(local)).toBeLessThanOrEqual(4095);
+    await fails(job.addFile('http://h/a', local), 'E_INVALIDARG', /too deep for the download's temp file/);
+    expect(await job.enumFiles()).toHaveLength(0);
+  });
+});
+
+describe('a job object outlives its manager', () => {
+  it('calls after close() are BG_E_INVALID_STATE with a message, not a raw database error', async () => {
+    const job = await mgr.createJob('orphan', 'DOWNLOAD');
+    const files = await job.enumFiles();
+    expect(files).toHaveLength(0);
+    await job.addFile('http://h/a', join(dir, 'a'));
+    const [file] = await job.enumFiles();
+    await mgr.close();
+    for (const call of [job.getState(), job.getProgress(), job.setDescription('x'), job.resume(), job.enumFiles(), file!.getRemoteName(), file!.setRemoteName('http://h/b')]) {
+      await fails(call, 'BG_E_INVALID_STATE', /manager is closed/);
+    }
+    mgr = await open();
+    expect(await (await mgr.getJob(job.id)).getDescription()).toBe('');
+  });
+});

@@ -17,9 +17,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const store = JobStore.open({ dataDir: join(dir, 'data'), now: 1 });
     const applied = store.appliedMigrations();
-    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql']);
+    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql']);
     expect(applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
-    expect(store.userVersion()).toBe(1);
+    expect(store.userVersion()).toBe(2);
     store.close();
   });
 
@@ -27,7 +27,7 @@ describe('migrations', () => {
     const dir = await tempDir();
     JobStore.open({ dataDir: dir, now: 1 }).close();
     const again = JobStore.open({ dataDir: dir, now: 2 });
-    expect(again.appliedMigrations()).toHaveLength(1);
+    expect(again.appliedMigrations()).toHaveLength(2);
     again.close();
   });
 
@@ -35,10 +35,25 @@ describe('migrations', () => {
     const dir = await tempDir();
     const child = join(root, 'dist/test/fixtures/open-store.js');
     const results = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, dir])));
-    for (const r of results) expect(r.stdout.trim()).toBe('1');
+    for (const r of results) expect(r.stdout.trim()).toBe('2');
     const store = JobStore.open({ dataDir: dir, now: 3 });
-    expect(store.appliedMigrations()).toHaveLength(1);
+    expect(store.appliedMigrations()).toHaveLength(2);
     store.close();
+  });
+
+  it('a database at an older version gets the newer files applied, in order, once', async () => {
+    const dir = await tempDir();
+    const old = join(dir, 'old-migrations');
+    await cp(join(defaultMigrationsDir(), '0001_init.sql'), join(old, '0001_init.sql'));
+    const v1 = JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: old });
+    expect(v1.userVersion()).toBe(1);
+    expect(v1.schemaSql()).toContain('jobs_live_modified');
+    v1.close();
+    const v2 = JobStore.open({ dataDir: join(dir, 'data'), now: 2 });
+    expect(v2.userVersion()).toBe(2);
+    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql']);
+    expect(v2.schemaSql()).not.toContain('jobs_live_modified');
+    v2.close();
   });
 
   it('refuses to start when an applied migration was edited, naming the file', async () => {
@@ -55,17 +70,17 @@ describe('migrations', () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0002_future.sql'), 'CREATE TABLE future (x INTEGER);');
+    await writeFile(join(migrations, '0003_future.sql'), 'CREATE TABLE future (x INTEGER);');
     JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: migrations }).close();
-    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 2 .*newer than this bitsd knows \(1\)/);
+    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 3 .*newer than this bitsd knows \(2\)/);
   });
 
   it('refuses badly named or out-of-sequence files', async () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0003_gap.sql'), 'SELECT 1;');
-    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0003_gap\.sql breaks the sequence/);
+    await writeFile(join(migrations, '0004_gap.sql'), 'SELECT 1;');
+    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0004_gap\.sql breaks the sequence/);
   });
 
   it('creates the data directory 0700 and the database 0600', async () => {

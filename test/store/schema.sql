@@ -96,8 +96,6 @@ CREATE INDEX jobs_active ON jobs (state) WHERE state IN ('CONNECTING', 'TRANSFER
 
 CREATE INDEX jobs_cancel ON jobs (cancel_next_at) WHERE cancel_pending = 1;
 
-CREATE INDEX jobs_live_modified ON jobs (modified_at) WHERE state NOT IN ('ACKNOWLEDGED', 'CANCELLED');
-
 CREATE INDEX jobs_queued ON jobs (priority, queue_seq) WHERE state = 'QUEUED';
 
 CREATE INDEX jobs_retry ON jobs (retry_at) WHERE state = 'TRANSIENT_ERROR';
