@@ -143,9 +143,12 @@ class UndiciConnection implements HttpConnection {
         headers: { ...req.headers },
         body: req.body ?? null,
         // undici drops the connection after a body sent with a method it does not know to carry
-        // one (BITS_POST), unless told not to: every upload fragment then paid a new TCP
-        // connection (bench case 1). HEAD keeps undici's default (close after it).
-        ...(req.body != null && req.method !== 'HEAD' ? { reset: false } : {}),
+        // one (BITS_POST), and after every HEAD (in case a broken server sends a body with it),
+        // unless told not to: every upload fragment, and every download file (HEAD, then GET),
+        // then paid a new TCP connection (bench cases 1 and 3). A server that does send a body
+        // after HEAD makes the next response unparsable: that request fails and is retried on a
+        // new connection, it cannot be taken for file bytes.
+        ...(req.body != null || req.method === 'HEAD' ? { reset: false } : {}),
         headersTimeout: timeout,
         bodyTimeout: timeout,
         ...(signal ? { signal } : {}),

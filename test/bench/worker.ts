@@ -12,11 +12,13 @@ import { BitsClient } from '../../src/ipc/client.js';
 import type { WriteStats } from '../../src/store/job-store.js';
 import { runJobs, type TransferSpec } from './lib/jobs.js';
 import { queueScale, type QueueScaleTask } from './lib/queue-scale.js';
+import { storeFloor, type StoreFloorTask } from './lib/store-floor.js';
 
 export type WorkerTask =
   | ({ readonly task: 'transfer'; readonly dataDir: string; readonly background: number } & TransferSpec)
   | ({ readonly task: 'transfer-ipc'; readonly socket: string } & TransferSpec)
-  | QueueScaleTask;
+  | QueueScaleTask
+  | StoreFloorTask;
 
 export interface WorkerResult {
   readonly ms: number;
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
     await runJobs(client, task);
     result = { ms: performance.now() - t0 };
     await client.close();
+  } else if (task.task === 'store-floor') {
+    result = storeFloor(task);
   } else {
     result = await queueScale(task);
   }
