@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,7 +68,9 @@ describe('HttpDownloadEngine (static files)', () => {
 
   it('a server that sends a body after HEAD costs a new connection, never a corrupt file', async () => {
     const body = content(50_000);
+    const sockets = new Set<Socket>();
     const misbehaving = createServer((socket) => {
+      sockets.add(socket);
       let text = '';
       socket.on('data', (chunk: Buffer) => {
         text += chunk.toString('latin1');
@@ -111,7 +113,7 @@ describe('HttpDownloadEngine (static files)', () => {
       expect(failures.length).toBeLessThanOrEqual(1);
       expect(readFileSync(r.file.tempName).equals(body)).toBe(true);
     } finally {
-      misbehaving.closeAllConnections?.();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => misbehaving.close(() => resolve()));
     }
   });
