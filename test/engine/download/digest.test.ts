@@ -12,19 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Credentials } from '../../../src/job/types.js';
 import { digestAuthorization, parseChallenges } from '../../../src/engine/download/http-auth.js';
 import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
-import { BitsError } from '../../../src/shared/errors.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
-import { baseJob, content, type DigestAlgorithm, type DigestServer, digestServer, FakeRunner, type FileServer, startFileServer } from './fixtures.js';
-
-async function failure(p: Promise<unknown>): Promise<BitsError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BitsError) return err;
-    throw err;
-  }
-  throw new Error('expected the transfer to fail');
-}
+import { baseJob, content, type DigestAlgorithm, type DigestServer, digestServer, FakeRunner, type FileServer, startFileServer, failure } from './fixtures.js';
 
 const engine = new HttpDownloadEngine({ transport: new UndiciTransport(), timeoutMs: 5_000 });
 

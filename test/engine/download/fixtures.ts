@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import type { EngineState, TransferContext, TransferFile, TransferJob } from '../../../src/engine/types.js';
 import type { FileRange } from '../../../src/job/types.js';
 import { systemClock } from '../../../src/shared/clock.js';
+import { BitsError } from '../../../src/shared/errors.js';
 import { startServer, type TestServer } from '../../transport/helpers.js';
 
 export interface FileBehaviour {
@@ -327,4 +328,15 @@ export function digestServer(o: DigestServerOptions): DigestServer {
     return p.response === expected ? null : 'wrong response';
   }
   return server;
+}
+
+/** The BitsError a transfer fails with (anything else, or success, fails the test). */
+export async function failure(p: Promise<unknown>): Promise<BitsError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof BitsError) return err;
+    throw err;
+  }
+  throw new Error('expected the transfer to fail');
 }

@@ -8,17 +8,7 @@ import { toEngineState } from '../../../src/engine/download/remote-file.js';
 import { BitsError } from '../../../src/shared/errors.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
 import { startServer } from '../../transport/helpers.js';
-import { baseJob, content, FakeRunner, type FileServer, startFileServer } from './fixtures.js';
-
-async function failure(p: Promise<unknown>): Promise<BitsError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BitsError) return err;
-    throw err;
-  }
-  throw new Error('expected the transfer to fail');
-}
+import { baseJob, content, FakeRunner, type FileServer, startFileServer, failure } from './fixtures.js';
 
 describe('HttpDownloadEngine (static files)', () => {
   let server: FileServer | undefined;

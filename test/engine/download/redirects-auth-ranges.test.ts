@@ -5,20 +5,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
 import { SECURITY } from '../../../src/job/types.js';
-import { BitsError } from '../../../src/shared/errors.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
 import { hasOpenssl, makeCerts, startHttpsServer, startServer, type TestCerts, type TestServer } from '../../transport/helpers.js';
-import { baseJob, FakeRunner, type FileServer, startFileServer } from './fixtures.js';
-
-async function failure(p: Promise<unknown>): Promise<BitsError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BitsError) return err;
-    throw err;
-  }
-  throw new Error('expected the transfer to fail');
-}
+import { baseJob, FakeRunner, type FileServer, startFileServer, failure } from './fixtures.js';
 
 const engine = new HttpDownloadEngine({ transport: new UndiciTransport(), timeoutMs: 5_000 });
 
