@@ -18,7 +18,7 @@ import { throughputCases } from './cases/throughput.js';
 import type { BenchContext, Row } from './lib/context.js';
 import { ensureTools, type Peer, startBitsServerProcess, startNginx, toolVersion } from './lib/peers.js';
 import { BENCH_DIST, BIN_DIST } from './lib/procs.js';
-import { printRows, renderResults } from './lib/report.js';
+import { cpuTicks, printRows, renderResults } from './lib/report.js';
 
 const CASES = { throughput: throughputCases, many: manyFileCases, scale: scaleCases, memory: memoryCases } as const;
 type CaseName = keyof typeof CASES;
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
 
   const tools = ensureTools();
   const started = new Date();
+  const ticksAtStart = cpuTicks();
   const tmp = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'bitsd-bench-'));
   const log = (m: string): void => {
     process.stderr.write(`[${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
   const info = {
     started,
     minutes: (Date.now() - started.getTime()) / 60_000,
+    stolen: stolenSince(ticksAtStart),
     tmp: process.env.BENCH_TMPDIR ?? tmpdir(),
     command,
     tools: {
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
     },
   };
   mkdirSync(resolve(outFile, '..'), { recursive: true });
-  const order = ['1', '2a', '2b', '3a', '3b', '4', '5a', '5b', "5b'", '5c', "5c'", '5d', '5e', '6a', '6b', '7a', '7b'];
+  const order = ['1', "1'", '2a', '2b', '3a', '3b', '4', '5a', "5a'", '5b', "5b'", '5c', "5c'", '5d', '5e', '6a', '6b', '7a', '7b'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   writeFileSync(outFile, renderResults(rows, info));
   log(`wrote ${outFile}`);
@@ -94,3 +96,9 @@ main().catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
+
+function stolenSince(start: [number, number] | null): number | null {
+  const end = cpuTicks();
+  if (start === null || end === null || end[0] <= start[0]) return null;
+  return (end[1] - start[1]) / (end[0] - start[0]);
+}

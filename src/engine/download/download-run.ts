@@ -77,6 +77,8 @@ export class Tracker {
   }
 
   progress(transferred: number, state?: EngineState): void {
+    // The body writer reports its last flush and the file's end reports it again: one store write.
+    if (state === undefined && transferred === this.transferred) return;
     this.transferred = transferred;
     if (state === undefined) {
       this.#events.progress(transferred);

@@ -1,5 +1,6 @@
 /** bench/RESULTS.md: the machine, the tools, the date, and one table row per figure. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import type { Row } from './context.js';
 import { fmt, pct, type Summary } from './stats.js';
@@ -10,6 +11,20 @@ export interface RunInfo {
   readonly tools: Readonly<Record<string, string>>;
   readonly tmp: string;
   readonly command: string;
+  /** Share of CPU time the hypervisor gave to others during the run (/proc/stat "steal"), or null. */
+  readonly stolen: number | null;
+}
+
+/** The aggregate "cpu" line of /proc/stat: [total ticks, steal ticks], or null off Linux. */
+export function cpuTicks(): [number, number] | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal guest guest_nice; guests are inside user.
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return [total, fields[7] ?? 0];
+  } catch {
+    return null;
+  }
 }
 
 function disk(path: string): string {
@@ -46,6 +61,7 @@ export function renderResults(rows: readonly Row[], info: RunInfo): string {
     '## Machine',
     '',
     ...machine(info.tmp),
+    ...(info.stolen === null ? [] : [`- CPU time stolen by the hypervisor during the run: ${(info.stolen * 100).toFixed(0)}% (/proc/stat steal; figures swing with it)`]),
     ...Object.entries(info.tools).map(([name, version]) => `- ${name}: ${version}`),
     '',
     '## Figures',

@@ -45,8 +45,11 @@ describe('HttpDownloadEngine (static files)', () => {
     expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
     expect(r.file.bytesTotal).toBe(300_000);
     expect(r.progress.at(-1)).toBe(300_000);
-    expect(r.progress.length).toBeGreaterThan(3);
+    // Several durable steps (16 KiB progressBytes over a body that arrives in chunks), each
+    // reported once: strictly increasing, no offset written twice.
+    expect(r.progress.length).toBeGreaterThanOrEqual(2);
     expect([...r.progress].sort((a, b) => a - b)).toEqual(r.progress);
+    expect(new Set(r.progress).size).toBe(r.progress.length);
     expect(r.calls[0]).toBe('connected');
     expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''}`)).toEqual(['HEAD ', 'GET bytes=0-']);
     expect(server.requests.every((q) => q.headers['x-token'] === 'abc' && q.headers['x-other'] === '1')).toBe(true);
