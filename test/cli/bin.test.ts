@@ -3,17 +3,15 @@
  * a real bitsd and a full file:// download driven by separate bitsadmin processes, including
  * Ctrl-C (SIGINT) during /transfer; the daemon is stopped with SIGTERM at the end.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BITSD, cleanEnv, ROOT, spawnDaemon, type SpawnedDaemon } from '../daemon/spawn.js';
+import { BITSD, BITSADMIN, cleanEnv, runBitsadmin, type RunOptions, spawnDaemon, type SpawnedDaemon } from '../daemon/spawn.js';
 import { waitFor } from '../helpers/temp.js';
 
-const BITSADMIN = join(ROOT, 'dist/src/bin/bitsadmin.js');
 
 interface Run {
   readonly code: number | null;
@@ -23,17 +21,7 @@ interface Run {
 }
 
 /** Runs bitsadmin; `onStdout` may signal the child (Ctrl-C). */
-function bitsadmin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [BITSADMIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? cleanEnv() });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    options.onStdout?.(stdout, (s) => child.kill(s));
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
+const bitsadmin = (args: readonly string[], options: RunOptions = {}): Promise<Run> => runBitsadmin(args, options);
 
 let dir: string;
 

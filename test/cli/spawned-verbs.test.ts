@@ -11,7 +11,6 @@
  * The groups run in order against the one daemon and share its queue: `queue` is what this file
  * believes the queue holds, and /reset and /list are checked against it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,9 +19,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTime } from '../../src/cli/format.js';
 import { type BitsServer, startBitsServer } from '../../src/server/index.js';
-import { BITSD, cleanEnv, ROOT, spawnDaemon, type SpawnedDaemon } from '../daemon/spawn.js';
+import { BITSADMIN, BITSD, runBitsadmin, type RunOptions, spawnDaemon, type SpawnedDaemon } from '../daemon/spawn.js';
 
-const BITSADMIN = join(ROOT, 'dist/src/bin/bitsadmin.js');
 const GUID = /^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** One bitsadmin process may take this long before it is killed (and the test fails). */
@@ -56,13 +54,7 @@ interface Run {
   readonly stderr: string;
 }
 
-interface RunOptions {
-  readonly cwd?: string;
-  /** Called with all of stdout so far on every chunk; may signal the child (Ctrl-C). */
-  readonly onStdout?: (stdout: string, kill: (signal: NodeJS.Signals) => void) => void;
-}
 
-const children = new Set<ChildProcess>();
 /** Verb -> the forms ('text', 'json') in which an invocation of it exited 0 (help runs are not counted). */
 const succeeded = new Map<string, Set<'text' | 'json'>>();
 let running = 0;
@@ -80,29 +72,10 @@ async function bitsadmin(args: readonly string[], options: RunOptions = {}): Pro
   }
 }
 
-function runOnce(args: readonly string[], options: RunOptions): Promise<Run> {
-  const child = spawn(process.execPath, [BITSADMIN, '--socket', socket, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: cleanEnv(),
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    options.onStdout?.(stdout, (s) => child.kill(s));
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-  return new Promise((resolve) =>
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (code === 0) record(args);
-      resolve({ code, signal, stdout, stderr });
-    }),
-  );
+async function runOnce(args: readonly string[], options: RunOptions): Promise<Run> {
+  const run = await runBitsadmin(['--socket', socket, ...args], { ...options, timeoutMs: RUN_TIMEOUT_MS });
+  if (run.code === 0) record(args);
+  return run;
 }
 
 function record(args: readonly string[]): void {
@@ -268,13 +241,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(
-    [...children].map(async (child) => {
-      const gone = new Promise((resolve) => child.once('close', resolve));
-      child.kill('SIGKILL');
-      await gone;
-    }),
-  );
   try {
     if (daemon) {
       const exit = await daemon.stop('SIGTERM');

@@ -161,18 +161,46 @@ export interface RunResult extends Exit {
   readonly ms: number;
 }
 
-/** Runs bitsd to completion (for invocations that must exit by themselves). */
-export async function runBitsd(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs = 15_000): Promise<RunResult> {
+export const BITSADMIN = join(ROOT, 'dist/src/bin/bitsadmin.js');
+
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** The child is killed (SIGKILL) past this; default 15 s. */
+  readonly timeoutMs?: number;
+  /** Called with all of stdout so far on every chunk; may signal the child (Ctrl-C). */
+  readonly onStdout?: (stdout: string, kill: (signal: NodeJS.Signals) => void) => void;
+}
+
+/** Runs one of the dist/ binaries to completion, collecting its output. */
+async function runScript(script: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BITSD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? cleanEnv(),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+    options.onStdout?.(stdout, (signal) => child.kill(signal));
+  });
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
   const exit = await new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   clearTimeout(timer);
   live.delete(child);
   return { ...exit, stdout, stderr, ms: Date.now() - started };
+}
+
+/** Runs bitsd to completion (for invocations that must exit by themselves). */
+export function runBitsd(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs = 15_000): Promise<RunResult> {
+  return runScript(BITSD, args, { env, timeoutMs });
+}
+
+/** Runs bitsadmin to completion. */
+export function runBitsadmin(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runScript(BITSADMIN, args, options);
 }
