@@ -3,15 +3,16 @@
  * a message that says what to fix, and that the failed call persisted nothing (values read back,
  * and the store reopened).
  */
-import { execFile, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackgroundCopyManager, BitsError, FakeClock, HRESULTS, JOB_PROPERTIES } from '../../src/index.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, JobPropertyName, PropertyValue } from '../../src/index.js';
-import { type AccessProbeResult, probeAccessDenied } from '../helpers/access-probe.js';
+import type { AccessProbeResult } from '../helpers/access-probe.js';
+import { spawnUnprivileged } from '../helpers/unprivileged.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -77,26 +78,18 @@ describe('addFile: a download directory the caller cannot write to is E_ACCESSDE
     expect(result.localNamesAtEnd).toEqual([join(writable, 'out')]);
   }
 
-  it(process.getuid?.() === 0 ? 'as root: checked in a child process running as uid 65534' : 'as a normal user: checked on a directory made read-only', async () => {
+  it('checked in a child process for which permission bits apply (as root: without CAP_DAC_OVERRIDE)', async () => {
     const base = await tempDir();
     const locked = join(base, 'locked');
     const writable = join(base, 'open');
     const probeData = join(base, 'data');
     await mkdir(locked);
     await mkdir(writable);
+    await chmod(locked, 0o555);
     let result: AccessProbeResult;
-    if (process.getuid?.() === 0) {
-      // Root bypasses permission bits, so the caller must be someone else: nobody (65534) owns the
-      // data directory and the writable one; `locked` stays root's, 0755.
-      await chmod(base, 0o755);
-      await mkdir(probeData);
-      await chown(probeData, 65534, 65534);
-      await chown(writable, 65534, 65534);
-      const child = spawn(process.execPath, [join(root, 'dist/test/fixtures/access-denied-child.js'), probeData, locked, writable], {
-        uid: 65534,
-        gid: 65534,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+    try {
+      const child = spawnUnprivileged(join(root, 'dist/test/fixtures/access-denied-child.js'), [probeData, locked, writable]);
+      child.stdin.end();
       let out = '';
       let err = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -104,14 +97,8 @@ describe('addFile: a download directory the caller cannot write to is E_ACCESSDE
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       expect(code, err).toBe(0);
       result = JSON.parse(out) as AccessProbeResult;
-      expect(result.uid).toBe(65534);
-    } else {
-      await chmod(locked, 0o555);
-      try {
-        result = await probeAccessDenied(probeData, locked, writable);
-      } finally {
-        await chmod(locked, 0o755);
-      }
+    } finally {
+      await chmod(locked, 0o755);
     }
     checkProbe(result, locked, writable);
     // And on disk: the store holds the one file that was accepted.

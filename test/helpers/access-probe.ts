@@ -1,7 +1,7 @@
 /**
- * The E_ACCESSDENIED probe of test/api/validation-more.test.ts, shared by the test (non-root runs)
- * and by test/fixtures/access-denied-child.ts (root runs, where it executes as an unprivileged
- * uid because root bypasses directory permissions). It adds a file into `lockedDir` (must fail),
+ * The E_ACCESSDENIED probe of test/api/validation-more.test.ts, run by
+ * test/fixtures/access-denied-child.ts in a child for which permission bits apply (root bypasses
+ * them: see test/helpers/unprivileged.ts). It adds a file into `lockedDir` (must fail),
  * then into `openDir` (must work), and reports what the job looked like around the failure.
  */
 import { join } from 'node:path';
