@@ -55,8 +55,9 @@ export {
   type ProxyUsage,
   type Quotas,
 } from './job/types.js';
-export type { BitsEvents, FileEventData, JobErrorEventData, JobEventData } from './queue/events.js';
-export type { ClientCertificate, TransferEngine } from './engine/types.js';
+export type { BitsEvents, FileEventData, JobErrorEventData, JobEventData } from './job/events.js';
+export type { ClientCertificate } from './job/types.js';
+export type { TransferEngine } from './engine/types.js';
 export { FileEngine } from './engine/file-engine.js';
 export { HttpDownloadEngine, type HttpDownloadEngineOptions } from './engine/download/index.js';
 export { UndiciTransport } from './transport/undici-transport.js';

@@ -5,7 +5,7 @@ import { BitsError, notImplemented } from '../shared/errors.js';
 import { checkRemoteName } from '../job/validate.js';
 import type { FileProgress, FileRange } from '../job/types.js';
 import type { JobQueue } from '../queue/job-queue.js';
-import type { FileRecord } from '../store/records.js';
+import type { FileRecord } from '../job/records.js';
 import type { BackgroundCopyFile } from './types.js';
 
 export class BackgroundCopyFileImpl implements BackgroundCopyFile {

@@ -5,7 +5,7 @@
  */
 import { BitsError, invalidArg, notImplemented } from '../shared/errors.js';
 import { JOB_PROPERTIES, type JobPropertyName } from '../job/types.js';
-import type { JobPatch, JobRecord } from '../store/records.js';
+import type { JobPatch, JobRecord } from '../job/records.js';
 import type { PropertyValue } from './types.js';
 
 /** A GUID with both braces or neither ("{...}" or bare), never one brace alone. */

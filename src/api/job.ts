@@ -14,10 +14,10 @@ import { RESTING_STATES, LIMITS, type AuthScheme, type AuthTarget, type Credenti
 import type { JobQueue } from '../queue/job-queue.js';
 import { completeJob, defaultReplyFileName } from '../queue/complete.js';
 import { tempNameFor } from '../queue/local-files.js';
-import type { BitsEvents } from '../queue/events.js';
-import type { JobPatch, JobRecord } from '../store/records.js';
+import type { BitsEvents } from '../job/events.js';
+import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobEvent } from '../job/machine.js';
-import type { ClientCertificate } from '../engine/types.js';
+import type { ClientCertificate } from '../job/types.js';
 import { BackgroundCopyFileImpl } from './file.js';
 import { propertyPatch, readProperty } from './job-properties.js';
 import type { BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from './types.js';
@@ -181,6 +181,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
           completed: false,
           ranges: f.ranges,
           engineState: {},
+          tempIdentity: null,
         });
       });
     });

@@ -11,8 +11,8 @@ import { checkJobType, checkNewDisplayName, normalizeJobId } from '../job/valida
 import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
 import { JobStore } from '../store/job-store.js';
 import { JobQueue } from '../queue/job-queue.js';
-import type { BitsEvents } from '../queue/events.js';
-import type { PendingCancellation } from '../queue/remote-cancels.js';
+import type { BitsEvents } from '../job/events.js';
+import type { PendingCancellation } from '../job/types.js';
 import { FileEngine } from '../engine/file-engine.js';
 import { HttpDownloadEngine } from '../engine/download/index.js';
 import { BitsUploadEngine } from '../engine/upload/index.js';

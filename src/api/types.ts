@@ -17,9 +17,9 @@ import type {
   AuthScheme,
   AuthTarget,
 } from '../job/types.js';
-import type { BitsEvents } from '../queue/events.js';
-import type { ClientCertificate } from '../engine/types.js';
-import type { PendingCancellation } from '../queue/remote-cancels.js';
+import type { BitsEvents } from '../job/events.js';
+import type { ClientCertificate } from '../job/types.js';
+import type { PendingCancellation } from '../job/types.js';
 
 export type { PendingCancellation };
 

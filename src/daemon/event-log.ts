@@ -3,7 +3,8 @@
  * errors at warn, notify-command results, and listener failures at error. It listens to the
  * queue's own events (every change, whatever the job's notify flags), not the callback events.
  */
-import type { AllEvents, QueueEmitter } from '../queue/events.js';
+import type { AllEvents } from '../job/events.js';
+import type { QueueEmitter } from '../queue/events.js';
 import type { Logger } from '../shared/logger.js';
 
 type Payload<K extends keyof AllEvents> = AllEvents[K][0];

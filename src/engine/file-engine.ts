@@ -60,10 +60,10 @@ export class FileEngine implements TransferEngine {
     if (saved.size !== now.size || saved.mtimeMs !== now.mtimeMs || ctx.file.bytesTotal !== now.size) {
       // New file, or the source changed since the last attempt: restart this file only.
       offset = 0;
-      ctx.setTotal(now.size);
-      ctx.progress(0, { ...now });
+      ctx.sink.setTotal(now.size);
+      ctx.sink.progress(0, { ...now });
     }
-    ctx.connected();
+    ctx.sink.connected();
 
     let out: FileHandle;
     try {
@@ -82,7 +82,7 @@ export class FileEngine implements TransferEngine {
     } finally {
       await out.close().catch(() => undefined);
     }
-    ctx.progress(now.size, { ...now });
+    ctx.sink.progress(now.size, { ...now });
   }
 
   async #copy(ctx: TransferContext, source: string, out: FileHandle, start: number, validators: Validators): Promise<void> {
@@ -100,7 +100,7 @@ export class FileEngine implements TransferEngine {
       position += chunk.length;
       if (position - reported >= this.#progressBytes || ctx.clock.now() - reportedAt >= this.#progressIntervalMs) {
         await out.datasync();
-        ctx.progress(position, { ...validators });
+        ctx.sink.progress(position, { ...validators });
         reported = position;
         reportedAt = ctx.clock.now();
       }

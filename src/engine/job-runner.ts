@@ -1,22 +1,21 @@
 /**
  * Runs one dispatched job: its files strictly in order, each through the engine that handles its
- * URL scheme and the job type, reporting through a RunnerHost that persists and transitions.
+ * URL scheme and the job type, reporting through a RunnerHost that persists and transitions (a ProgressSink per file).
  * The runner holds no state of its own between runs: everything it needs to resume is in the
  * store (offsets, engine state), so a restart or a retry starts here again.
  */
 import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
-import type { EngineState, ReplyInfo, TransferEngine, TransferFile, TransferJob } from './types.js';
+import type { ProgressSink, TransferEngine, TransferFile, TransferJob } from './types.js';
 
 export interface RunnerHost {
   /** The job's settings and its files not yet transferred, or null if it is gone. */
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null;
-  connected(jobId: string): void;
-  setTotal(jobId: string, fileIndex: number, bytesTotal: number): void;
-  progress(jobId: string, fileIndex: number, bytesTransferred: number, engineState: EngineState | undefined): void;
-  saveState(jobId: string, fileIndex: number, engineState: EngineState): void;
-  setRemoteName(jobId: string, fileIndex: number, url: string): void;
-  replyProgress(jobId: string, reply: ReplyInfo): void;
+  /**
+   * Where the engine reports on one file of the running job. The sink drops every report once
+   * `signal` aborted: a late report must not revive a suspended, cancelled or completed job.
+   */
+  sink(jobId: string, file: TransferFile, signal: AbortSignal): ProgressSink;
   fileTransferred(jobId: string, fileIndex: number): void;
   allTransferred(jobId: string): void;
   failed(jobId: string, error: BitsError, fileIndex: number | null): void;
@@ -84,21 +83,5 @@ async function transferFile(
       context: 'GENERAL_QUEUE_MANAGER',
     });
   }
-  // Every callback is ignored once the job was stopped: a late progress report must not
-  // resurrect a suspended, cancelled or completed job.
-  const live = (fn: () => void): void => {
-    if (!signal.aborted) fn();
-  };
-  await engine.transfer({
-    job,
-    file,
-    signal,
-    clock,
-    connected: () => live(() => host.connected(jobId)),
-    setTotal: (n) => live(() => host.setTotal(jobId, file.index, n)),
-    progress: (n, state) => live(() => host.progress(jobId, file.index, n, state)),
-    saveState: (state) => live(() => host.saveState(jobId, file.index, state)),
-    setRemoteName: (url) => live(() => host.setRemoteName(jobId, file.index, url)),
-    replyProgress: (reply) => live(() => host.replyProgress(jobId, reply)),
-  });
+  await engine.transfer({ job, file, signal, clock, sink: host.sink(jobId, file, signal) });
 }

@@ -2,8 +2,8 @@
  * The seam between the job runner and the transfer engines (file://, HTTP download, BITS upload).
  *
  * An engine moves the bytes of one file of one job. It receives everything it needs in a
- * TransferContext (the job's settings, the file, an AbortSignal, the clock and callbacks that
- * persist progress) and imports no store: the runner owns persistence and state transitions.
+ * TransferContext (the job's settings, the file, an AbortSignal, the clock and the ProgressSink
+ * that persists what it reports) and imports no store: the runner owns persistence and state transitions.
  *
  * Contract:
  * - `transfer()` resolves when every byte of the file is transferred (download: in the temp file,
@@ -13,21 +13,14 @@
  *   it throws is treated as a fatal GENERAL_QUEUE_MANAGER error.
  * - When `signal` aborts (suspend, cancel, preemption, shutdown) it stops promptly and rejects;
  *   the runner ignores that rejection. Progress already reported stays valid.
- * - `progress()` must only report bytes that are durable (on disk after a flush, or acknowledged
+ * - `sink.progress()` must only report bytes that are durable (on disk after a flush, or acknowledged
  *   by the server), and should be called at a bounded rate, not once per network chunk.
  */
 import type { Clock } from '../shared/clock.js';
-import type { Credentials, FileRange, JobType, Priority, ProxySettings } from '../job/types.js';
+import type { ClientCertificate, Credentials, FileIdentity, FileRange, JobType, Priority, ProxySettings } from '../job/types.js';
 
 /** Engine-owned, JSON-serialisable state persisted per file (upload session id, validators, ...). */
 export type EngineState = Readonly<Record<string, unknown>>;
-
-export interface ClientCertificate {
-  /** PEM file with the certificate (chain). */
-  readonly certFile: string;
-  /** PEM file with the private key; null when the key is in certFile. */
-  readonly keyFile: string | null;
-}
 
 /** The settings of a job that engines apply to every request. */
 export interface TransferJob {
@@ -66,6 +59,8 @@ export interface TransferFile {
   /** addFileWithRanges ranges, or null for the whole file. */
   readonly ranges: readonly FileRange[] | null;
   readonly engineState: EngineState;
+  /** The temp file as created by the engine (see ProgressSink.tempCreated); null before that. */
+  readonly tempIdentity: FileIdentity | null;
 }
 
 export interface ReplyInfo {
@@ -74,13 +69,16 @@ export interface ReplyInfo {
   readonly tempName: string;
   readonly bytesTotal: number;
   readonly bytesTransferred: number;
+  /** The reply's temp file as created; null before that. */
+  readonly tempIdentity: FileIdentity | null;
 }
 
-export interface TransferContext {
-  readonly job: TransferJob;
-  readonly file: TransferFile;
-  readonly signal: AbortSignal;
-  readonly clock: Clock;
+/**
+ * Where an engine reports what it learns about one file of one job. Each report is persisted by
+ * the queue (one write, with the job's modification time) before it is observable; reports made
+ * after the transfer was stopped are ignored, so a late one cannot revive a stopped job.
+ */
+export interface ProgressSink {
   /** The connection to the server is up: CONNECTING -> TRANSFERRING. Idempotent. */
   connected(): void;
   /** The file's total size became known (or changed: then bytesTransferred restarts). */
@@ -91,8 +89,21 @@ export interface TransferContext {
   saveState(engineState: EngineState): void;
   /** ALLOW_REPORT redirects: the file's remote name becomes the final URL. */
   setRemoteName(url: string): void;
+  /**
+   * The temp file was created (O_EXCL) and is this file: Complete renames, and Cancel deletes,
+   * only a file with this identity. Report it before any progress.
+   */
+  tempCreated(identity: FileIdentity): void;
   /** UPLOAD_REPLY: the reply download's URL and progress (BytesTotal -1 while unknown). */
   replyProgress(reply: ReplyInfo): void;
+}
+
+export interface TransferContext {
+  readonly job: TransferJob;
+  readonly file: TransferFile;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly sink: ProgressSink;
 }
 
 /** After Cancel of a job whose transfer reached the server (upload sessions). */

@@ -5,7 +5,7 @@
  * because the daemon handles one connection's requests in order, a call made after on() returns
  * (resume, say) cannot produce an event the subscription misses.
  */
-import type { BitsEvents } from '../queue/events.js';
+import type { BitsEvents } from '../job/events.js';
 import type { IpcConnection } from './client-connection.js';
 import type { EventName } from './methods.js';
 

@@ -5,8 +5,8 @@
  */
 import type { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings } from '../job/types.js';
-import type { BitsEvents } from '../queue/events.js';
-import type { ClientCertificate } from '../engine/types.js';
+import type { BitsEvents } from '../job/events.js';
+import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
 import type { IpcConnection } from './client-connection.js';
 import type { EventRouter } from './client-events.js';

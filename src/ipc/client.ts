@@ -13,7 +13,7 @@
  * process). When bitsd is not running, connect() fails with BG_E_CONNECT_FAILURE and a message
  * saying how to start it.
  */
-import type { BitsEvents } from '../queue/events.js';
+import type { BitsEvents } from '../job/events.js';
 import type { JobType } from '../job/types.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions, PendingCancellation } from '../api/types.js';
 import { DEFAULT_TIMEOUT_MS, IpcConnection, type ServerInfo } from './client-connection.js';

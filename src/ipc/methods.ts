@@ -5,8 +5,8 @@
  * file methods `job` and `index`. Pure data: no I/O. docs/ipc.md lists the same table.
  */
 import type { FileProgress, FileRange, JobProgress, JobState, JobType, Priority, ProxySettings } from '../job/types.js';
-import type { BitsEvents } from '../queue/events.js';
-import type { ClientCertificate } from '../engine/types.js';
+import type { BitsEvents } from '../job/events.js';
+import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError, NotifyCmdLine, PendingCancellation, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
 import { arrayOf, boolean, integer, nullable, number, object, type ObjectOf, oneOf, optional, scalar, type Shape, string } from './schema.js';
 

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { BackgroundCopyManager } from '../api/manager.js';
 import { BackgroundCopyJobImpl } from '../api/job.js';
-import type { JobEventData } from '../queue/events.js';
+import type { JobEventData } from '../job/events.js';
 import { BitsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { dispatch, type StreamHost } from './dispatch.js';

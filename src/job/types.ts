@@ -181,3 +181,27 @@ export interface Credentials {
   readonly userName: string | null;
   readonly password: string | null;
 }
+
+export interface ClientCertificate {
+  /** PEM file with the certificate (chain). */
+  readonly certFile: string;
+  /** PEM file with the private key; null when the key is in certFile. */
+  readonly keyFile: string | null;
+}
+
+/** An upload job cancelled while the Cancel-Session it owes its server has not got through. */
+export interface PendingCancellation {
+  readonly jobId: string;
+  readonly displayName: string;
+  readonly remoteName: string;
+  readonly attempts: number;
+  readonly nextAttemptAt: number | null;
+  readonly deadline: number | null;
+  readonly lastError: string | null;
+}
+
+/**
+ * Which file a temp file bitsd created is: "<dev>:<ino>" from stat with bigint numbers. A name
+ * can be taken over (a symlink or another file planted there); the identity cannot.
+ */
+export type FileIdentity = string;

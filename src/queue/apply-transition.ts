@@ -5,7 +5,7 @@
  */
 import type { Effect } from '../job/machine.js';
 import { ACTIVE_STATES, FINAL_STATES, type JobState } from '../job/types.js';
-import type { JobPatch, JobRecord } from '../store/records.js';
+import type { JobPatch, JobRecord } from '../job/records.js';
 
 export interface TransitionPatchInput {
   readonly job: JobRecord;

@@ -7,7 +7,7 @@
 import { dirname, basename, join } from 'node:path';
 import { completeDownloadFiles, completeReplyFile } from './local-files.js';
 import type { JobQueue } from './job-queue.js';
-import type { JobRecord } from '../store/records.js';
+import type { JobRecord } from '../job/records.js';
 
 export type CompleteResult = 'S_OK' | 'BG_S_PARTIAL_COMPLETE';
 

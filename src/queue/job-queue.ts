@@ -12,15 +12,17 @@ import type { Clock, Timer } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { ErrorContext } from '../shared/hresult.js';
 import { type Effect, type JobEvent, type MachineJob, transition } from '../job/machine.js';
-import { FINAL_STATES, type JobType, NOTIFY, PRIORITIES, type Quotas } from '../job/types.js';
+import { FINAL_STATES, type FileIdentity, type JobType, NOTIFY, PRIORITIES, type Quotas } from '../job/types.js';
 import type { JobAggregate, JobStore } from '../store/job-store.js';
-import type { FilePatch, JobPatch, JobRecord } from '../store/records.js';
+import type { FilePatch, FileProgressPatch, JobPatch, JobRecord } from '../job/records.js';
 import { toTransferFile, toTransferJob } from './transfer-view.js';
 import { runJob, type RunnerHost } from '../engine/job-runner.js';
-import type { EngineState, ReplyInfo, TransferEngine, TransferFile, TransferJob } from '../engine/types.js';
+import type { EngineState, ProgressSink, ReplyInfo, TransferEngine, TransferFile, TransferJob } from '../engine/types.js';
+import { FileProgressSink, type ProgressWrites } from './progress-sink.js';
 import { Scheduler, type SchedulerHost } from '../scheduler/scheduler.js';
 import { transitionPatch } from './apply-transition.js';
-import { QueueEmitter, type JobEventData } from './events.js';
+import type { JobEventData } from '../job/events.js';
+import { QueueEmitter } from './events.js';
 import { newJobRecord } from './new-job.js';
 import { NotifyCommands } from './notify-command.js';
 import { RemoteCancels } from './remote-cancels.js';
@@ -59,7 +61,7 @@ export function machineView(job: JobRecord, aggregate: JobAggregate): MachineJob
   };
 }
 
-export class JobQueue implements RunnerHost, SchedulerHost {
+export class JobQueue implements RunnerHost, SchedulerHost, ProgressWrites {
   readonly store: JobStore;
   readonly clock: Clock;
   readonly events = new QueueEmitter();
@@ -325,37 +327,33 @@ export class JobQueue implements RunnerHost, SchedulerHost {
     return toTransferJob(job, this.store.getCredentials(job.id));
   }
 
+  sink(jobId: string, file: TransferFile, signal: AbortSignal): ProgressSink {
+    return new FileProgressSink(this, jobId, file, signal);
+  }
+
   connected(jobId: string): void {
     if (this.store.getJob(jobId)?.state === 'CONNECTING') this.#tryApply(jobId, { type: 'CONNECTED' });
   }
 
-  setTotal(jobId: string, fileIndex: number, bytesTotal: number): void {
-    const file = this.store.getFile(jobId, fileIndex);
-    if (!file || file.bytesTotal === bytesTotal) return;
-    // A known size that changes means the remote file changed: its progress starts over.
-    const patch: FilePatch = file.bytesTotal >= 0 ? { bytesTotal, bytesTransferred: 0 } : { bytesTotal };
+  recordFileProgress(jobId: string, fileIndex: number, patch: FileProgressPatch): void {
     this.#writeProgress(jobId, fileIndex, patch);
   }
 
-  progress(jobId: string, fileIndex: number, bytesTransferred: number, engineState: EngineState | undefined): void {
-    this.connected(jobId);
-    this.#writeProgress(jobId, fileIndex, engineState === undefined ? { bytesTransferred } : { bytesTransferred, engineState });
-  }
-
-  saveState(jobId: string, fileIndex: number, engineState: EngineState): void {
+  recordEngineState(jobId: string, fileIndex: number, engineState: EngineState): void {
     this.store.updateFile(jobId, fileIndex, { engineState });
   }
 
-  setRemoteName(jobId: string, fileIndex: number, url: string): void {
-    this.#writeProgress(jobId, fileIndex, { remoteName: url });
+  recordTempIdentity(jobId: string, fileIndex: number, identity: FileIdentity): void {
+    this.store.updateFile(jobId, fileIndex, { tempIdentity: identity });
   }
 
-  replyProgress(jobId: string, reply: ReplyInfo): void {
+  recordReplyProgress(jobId: string, reply: ReplyInfo): void {
     this.store.updateJob(jobId, {
       replyUrl: reply.url,
       replyTempName: reply.tempName,
       replyBytesTotal: reply.bytesTotal,
       replyBytesTransferred: reply.bytesTransferred,
+      ...(reply.tempIdentity !== null ? { replyTempIdentity: reply.tempIdentity } : {}),
       modifiedAt: this.clock.now(),
       noProgressSince: null,
     });

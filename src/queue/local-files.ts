@@ -9,7 +9,7 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, localFileError } from '../shared/os-errors.js';
 import type { BitsError } from '../shared/errors.js';
-import type { FileRecord } from '../store/records.js';
+import type { FileRecord } from '../job/records.js';
 
 /** BITxxxxxxxx.tmp beside `localName`, as Windows BITS names its temp files. */
 export function tempNameFor(localName: string): string {

@@ -2,7 +2,7 @@
  * A new job as CreateJob makes it: SUSPENDED, with the documented defaults (bits-api.md (d)).
  */
 import { DEFAULTS, type JobType } from '../job/types.js';
-import type { JobRecord } from '../store/records.js';
+import type { JobRecord } from '../job/records.js';
 
 export function newJobRecord(id: string, displayName: string, type: JobType, owner: string, now: number): JobRecord {
   return {
@@ -64,5 +64,7 @@ export function newJobRecord(id: string, displayName: string, type: JobType, own
     cancelDeadline: null,
     cancelAttempts: 0,
     cancelLastError: null,
+    replyTempIdentity: null,
+    fileIntent: null,
   };
 }

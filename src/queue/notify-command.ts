@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import type { Clock, Timer } from '../shared/clock.js';
 import { NOTIFY } from '../job/types.js';
-import type { JobRecord } from '../store/records.js';
+import type { JobRecord } from '../job/records.js';
 
 export function splitParameters(program: string, parameters: string | null): string[] {
   if (parameters === null) return [];

@@ -5,25 +5,15 @@
  * (IBackgroundCopyJob::Cancel). The debt is persisted on the job row (cancel_pending, next
  * attempt, deadline), so it survives restarts, and it is listed by `list()`.
  */
-import { DEFAULTS } from '../job/types.js';
+import { DEFAULTS, type PendingCancellation } from '../job/types.js';
 import { pickEngine } from '../engine/job-runner.js';
-import type { FileRecord, JobRecord } from '../store/records.js';
+import type { FileRecord, JobRecord } from '../job/records.js';
 import { deleteTempFiles } from './local-files.js';
 import type { JobQueue } from './job-queue.js';
 import { toTransferFile } from './transfer-view.js';
 
 /** While an attempt is in flight its next-attempt time is pushed this far out, as a lease. */
 const ATTEMPT_LEASE_MS = 5 * 60 * 1000;
-
-export interface PendingCancellation {
-  readonly jobId: string;
-  readonly displayName: string;
-  readonly remoteName: string;
-  readonly attempts: number;
-  readonly nextAttemptAt: number | null;
-  readonly deadline: number | null;
-  readonly lastError: string | null;
-}
 
 export class RemoteCancels {
   readonly #queue: JobQueue;

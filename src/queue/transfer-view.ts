@@ -4,7 +4,7 @@
  */
 import type { Credentials } from '../job/types.js';
 import type { TransferFile, TransferJob } from '../engine/types.js';
-import type { FileRecord, JobRecord } from '../store/records.js';
+import type { FileRecord, JobRecord } from '../job/records.js';
 
 export function toTransferJob(job: JobRecord, credentials: readonly Credentials[]): TransferJob {
   return {
@@ -36,5 +36,6 @@ export function toTransferFile(f: FileRecord): TransferFile {
     bytesTransferred: f.bytesTransferred,
     ranges: f.ranges,
     engineState: f.engineState,
+    tempIdentity: f.tempIdentity,
   };
 }

@@ -14,17 +14,8 @@ import type { AuthScheme, AuthTarget, Credentials, JobType } from '../job/types.
 import { GroupCommit } from './group-commit.js';
 import { defaultMigrationsDir, migrate, readMigrations } from './migrate.js';
 import { RawRows } from './raw-rows.js';
-import {
-  type FilePatch,
-  type FileRecord,
-  fileFromRow,
-  fileToRow,
-  type JobPatch,
-  type JobRecord,
-  jobFromRow,
-  jobToRow,
-  type SqlRow,
-} from './records.js';
+import type { FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
+import { fileFromRow, fileToRow, jobFromRow, jobToRow, type SqlRow } from './records.js';
 
 export const DATABASE_FILE = 'bitsd.sqlite';
 

@@ -1,88 +1,10 @@
 /**
- * The store's records in domain form (camelCase, BITS names, booleans, parsed JSON) and their
- * mapping to and from SQLite rows. Pure: no database handle here.
+ * The mapping of the queue's records (src/job/records.ts: camelCase, BITS names, booleans, parsed
+ * JSON) to and from SQLite rows. Pure: no database handle here.
  */
+import type { FileRecord, FileIntent, JobRecord } from '../job/records.js';
 import type { FileRange, JobState, JobType, Priority, ProxyUsage } from '../job/types.js';
 import { PRIORITIES } from '../job/types.js';
-
-export interface JobRecord {
-  readonly id: string;
-  readonly type: JobType;
-  readonly state: JobState;
-  readonly displayName: string;
-  readonly description: string;
-  readonly owner: string;
-  readonly priority: Priority;
-  readonly queueSeq: number;
-  readonly notifyFlags: number;
-  readonly notifyProgram: string | null;
-  readonly notifyParameters: string | null;
-  readonly minRetryDelaySec: number;
-  readonly noProgressTimeoutSec: number;
-  readonly maxDownloadTimeSec: number;
-  readonly proxyUsage: ProxyUsage;
-  readonly proxyList: string | null;
-  readonly proxyBypass: string | null;
-  readonly customHeaders: string | null;
-  readonly customHeadersWriteOnly: boolean;
-  readonly securityFlags: number;
-  readonly clientCertFile: string | null;
-  readonly clientKeyFile: string | null;
-  readonly httpMethod: string | null;
-  readonly replyFileName: string | null;
-  readonly aclFlags: number;
-  readonly dynamicContent: boolean;
-  readonly highPerformance: boolean;
-  readonly maxDownloadSize: number | null;
-  readonly minNotificationIntervalMs: number;
-  readonly costFlags: number;
-  readonly notificationClsid: string | null;
-  readonly useStoredCredentials: string | null;
-  readonly onDemand: boolean;
-  readonly everResumed: boolean;
-  readonly errorCount: number;
-  readonly errorHresult: number | null;
-  readonly errorCode: string | null;
-  readonly errorContext: string | null;
-  readonly errorMessage: string | null;
-  readonly errorFileIndex: number | null;
-  readonly createdAt: number;
-  readonly modifiedAt: number;
-  readonly transferredAt: number | null;
-  readonly finalAt: number | null;
-  readonly noProgressSince: number | null;
-  readonly retryAt: number | null;
-  readonly retryDeadline: number | null;
-  readonly activeMs: number;
-  readonly activeSince: number | null;
-  readonly replyUrl: string | null;
-  readonly replyTempName: string | null;
-  readonly replyBytesTotal: number;
-  readonly replyBytesTransferred: number;
-  readonly cancelPending: boolean;
-  readonly cancelNextAt: number | null;
-  readonly cancelDeadline: number | null;
-  readonly cancelAttempts: number;
-  readonly cancelLastError: string | null;
-}
-
-export type JobPatch = Partial<Omit<JobRecord, 'id' | 'type' | 'owner' | 'createdAt'>>;
-
-export interface FileRecord {
-  readonly jobId: string;
-  readonly index: number;
-  readonly remoteName: string;
-  readonly localName: string;
-  readonly tempName: string;
-  readonly bytesTotal: number;
-  readonly bytesTransferred: number;
-  readonly transferred: boolean;
-  readonly completed: boolean;
-  readonly ranges: readonly FileRange[] | null;
-  readonly engineState: Readonly<Record<string, unknown>>;
-}
-
-export type FilePatch = Partial<Omit<FileRecord, 'jobId' | 'index'>>;
 
 type SqlValue = string | number | bigint | null;
 export type SqlRow = Record<string, SqlValue>;
@@ -179,6 +101,8 @@ export function jobFromRow(row: SqlRow): JobRecord {
     cancelDeadline: row.cancel_deadline as number | null,
     cancelAttempts: row.cancel_attempts as number,
     cancelLastError: row.cancel_last_error as string | null,
+    replyTempIdentity: row.reply_temp_identity as string | null,
+    fileIntent: row.file_intent as FileIntent | null,
   };
 }
 
@@ -223,5 +147,6 @@ export function fileFromRow(row: SqlRow): FileRecord {
     completed: row.completed === 1,
     ranges,
     engineState: JSON.parse(String(row.engine_state)) as Record<string, unknown>,
+    tempIdentity: row.temp_identity === null || row.temp_identity === undefined ? null : String(row.temp_identity),
   };
 }

@@ -22,7 +22,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as tls from 'node:tls';
-import type { ClientCertificate } from '../engine/types.js';
+import type { ClientCertificate } from '../job/types.js';
 import { SECURITY } from '../job/types.js';
 import { BitsError } from '../shared/errors.js';
 import { certificateError } from './error-mapping.js';

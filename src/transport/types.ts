@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ProxySettings } from '../job/types.js';
-import type { ClientCertificate } from '../engine/types.js';
+import type { ClientCertificate } from '../job/types.js';
 
 export interface ConnectOptions {
   /** "http://host:port" or "https://host:port": one connection pool per origin. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFY } from '../../src/job/types.js';
-import type { FileEventData, JobErrorEventData, JobEventData } from '../../src/queue/events.js';
+import type { FileEventData, JobErrorEventData, JobEventData } from '../../src/job/events.js';
 import type { WatchEvent } from '../../src/api/types.js';
 import { waitFor } from '../helpers/temp.js';
 import type { ContractContext } from './contract.js';

@@ -62,9 +62,9 @@ export class ScriptedEngine implements TransferEngine {
         return state.aborted;
       },
       progress(bytes, total) {
-        if (total !== undefined) ctx.setTotal(total);
-        ctx.connected();
-        ctx.progress(bytes);
+        if (total !== undefined) ctx.sink.setTotal(total);
+        ctx.sink.connected();
+        ctx.sink.progress(bytes);
       },
       succeed() {
         state.settled = true;

@@ -17,9 +17,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const store = JobStore.open({ dataDir: join(dir, 'data'), now: 1 });
     const applied = store.appliedMigrations();
-    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql']);
+    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql']);
     expect(applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
-    expect(store.userVersion()).toBe(2);
+    expect(store.userVersion()).toBe(3);
     store.close();
   });
 
@@ -27,7 +27,7 @@ describe('migrations', () => {
     const dir = await tempDir();
     JobStore.open({ dataDir: dir, now: 1 }).close();
     const again = JobStore.open({ dataDir: dir, now: 2 });
-    expect(again.appliedMigrations()).toHaveLength(2);
+    expect(again.appliedMigrations()).toHaveLength(3);
     again.close();
   });
 
@@ -35,9 +35,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const child = join(root, 'dist/test/fixtures/open-store.js');
     const results = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, dir])));
-    for (const r of results) expect(r.stdout.trim()).toBe('2');
+    for (const r of results) expect(r.stdout.trim()).toBe('3');
     const store = JobStore.open({ dataDir: dir, now: 3 });
-    expect(store.appliedMigrations()).toHaveLength(2);
+    expect(store.appliedMigrations()).toHaveLength(3);
     store.close();
   });
 
@@ -50,8 +50,8 @@ describe('migrations', () => {
     expect(v1.schemaSql()).toContain('jobs_live_modified');
     v1.close();
     const v2 = JobStore.open({ dataDir: join(dir, 'data'), now: 2 });
-    expect(v2.userVersion()).toBe(2);
-    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql']);
+    expect(v2.userVersion()).toBe(3);
+    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql']);
     expect(v2.schemaSql()).not.toContain('jobs_live_modified');
     v2.close();
   });
@@ -70,17 +70,17 @@ describe('migrations', () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0003_future.sql'), 'CREATE TABLE future (x INTEGER);');
+    await writeFile(join(migrations, '0004_future.sql'), 'CREATE TABLE future (x INTEGER);');
     JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: migrations }).close();
-    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 3 .*newer than this bitsd knows \(2\)/);
+    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 4 .*newer than this bitsd knows \(3\)/);
   });
 
   it('refuses badly named or out-of-sequence files', async () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0004_gap.sql'), 'SELECT 1;');
-    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0004_gap\.sql breaks the sequence/);
+    await writeFile(join(migrations, '0005_gap.sql'), 'SELECT 1;');
+    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0005_gap\.sql breaks the sequence/);
   });
 
   it('creates the data directory 0700 and the database 0600', async () => {

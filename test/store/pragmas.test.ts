@@ -99,6 +99,7 @@ describe('store pragmas', () => {
         completed: false,
         ranges: null,
         engineState: {},
+        tempIdentity: null,
       };
       expect(() => store.insertFile({ ...file, jobId: '{00000000-0000-4000-8000-0000000000ff}' })).toThrowError(/FOREIGN KEY constraint failed/);
       store.insertFile(file);

@@ -18,7 +18,7 @@ CREATE TABLE files (
   transferred       INTEGER NOT NULL DEFAULT 0,    -- every byte moved (temp file complete / upload acked)
   completed         INTEGER NOT NULL DEFAULT 0,    -- BG_FILE_PROGRESS.Completed
   ranges            TEXT,                          -- JSON [[offset, length], ...] or NULL
-  engine_state      TEXT    NOT NULL DEFAULT '{}',
+  engine_state      TEXT    NOT NULL DEFAULT '{}', temp_identity TEXT,
   PRIMARY KEY (job_id, idx)
 ) STRICT, WITHOUT ROWID;
 
@@ -83,7 +83,7 @@ CREATE TABLE jobs (
   cancel_deadline             INTEGER,
   cancel_attempts             INTEGER NOT NULL DEFAULT 0,
   cancel_last_error           TEXT
-) STRICT;
+, file_intent TEXT CHECK (file_intent IN ('DELIVER', 'DISCARD')), reply_temp_identity TEXT) STRICT;
 
 CREATE TABLE schema_migrations (
     version    INTEGER PRIMARY KEY,

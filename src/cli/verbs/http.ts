@@ -2,7 +2,7 @@
  * The HTTP options of a job: proxy, credentials, custom headers, security flags, HTTP method and
  * client certificate (a PEM certificate and key file instead of a Windows certificate store).
  */
-import type { ClientCertificate } from '../../engine/types.js';
+import type { ClientCertificate } from '../../job/types.js';
 import { AUTH_SCHEMES, AUTH_TARGETS, type AuthScheme, type AuthTarget, PROXY_USAGES, type ProxySettings } from '../../job/types.js';
 import { nullable, parseChoice, parseUnsigned } from '../args.js';
 import { UsageError } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * What one download of one file needs (the run), and the progress tracker that mirrors what has
- * been reported to the runner so each step can compare against it. The target/events split lets
+ * been reported to the runner so each step can compare against it. The target/sink split lets
  * the same code download a DOWNLOAD job's file and, later, an UPLOAD_REPLY job's reply.
  */
 import type { FileRange } from '../../job/types.js';
@@ -8,7 +8,7 @@ import type { Clock } from '../../shared/clock.js';
 import { BitsError } from '../../shared/errors.js';
 import type { HttpTransport } from '../../transport/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
-import type { EngineState, TransferJob } from '../types.js';
+import type { EngineState, ProgressSink, TransferJob } from '../types.js';
 import { redirectPolicy } from './redirect-policy.js';
 
 export interface DownloadTarget {
@@ -23,19 +23,10 @@ export interface DownloadTarget {
   readonly engineState: EngineState;
 }
 
-export interface DownloadEvents {
-  connected(): void;
-  setTotal(bytesTotal: number): void;
-  progress(bytesTransferred: number, engineState?: EngineState): void;
-  saveState(engineState: EngineState): void;
-  /** ALLOW_REPORT redirects: the final URL. */
-  setRemoteName(url: string): void;
-}
-
 export interface DownloadRun {
   readonly job: TransferJob;
   readonly target: DownloadTarget;
-  readonly events: DownloadEvents;
+  readonly sink: ProgressSink;
   readonly signal: AbortSignal;
   readonly clock: Clock;
   readonly transport: HttpTransport;
@@ -54,7 +45,7 @@ export class Tracker {
   transferred: number;
   state: EngineState;
   #url: string;
-  readonly #events: DownloadEvents;
+  readonly #sink: ProgressSink;
   readonly #reportRedirects: boolean;
 
   constructor(run: DownloadRun) {
@@ -62,18 +53,18 @@ export class Tracker {
     this.transferred = run.target.bytesTransferred;
     this.state = run.target.engineState;
     this.#url = run.target.url;
-    this.#events = run.events;
+    this.#sink = run.sink;
     this.#reportRedirects = redirectPolicy(run.job.securityFlags) === 'ALLOW_REPORT';
   }
 
   connected(): void {
-    this.#events.connected();
+    this.#sink.connected();
   }
 
   setTotal(total: number): void {
     if (total === this.total) return;
     this.total = total;
-    this.#events.setTotal(total);
+    this.#sink.setTotal(total);
   }
 
   progress(transferred: number, state?: EngineState): void {
@@ -81,23 +72,23 @@ export class Tracker {
     if (state === undefined && transferred === this.transferred) return;
     this.transferred = transferred;
     if (state === undefined) {
-      this.#events.progress(transferred);
+      this.#sink.progress(transferred);
     } else {
       this.state = state;
-      this.#events.progress(transferred, state);
+      this.#sink.progress(transferred, state);
     }
   }
 
   saveState(state: EngineState): void {
     this.state = state;
-    this.#events.saveState(state);
+    this.#sink.saveState(state);
   }
 
   /** The URL the server answered from; reported once it differs, under ALLOW_REPORT. */
   answeredFrom(url: string): void {
     if (url === this.#url) return;
     this.#url = url;
-    if (this.#reportRedirects) this.#events.setRemoteName(url);
+    if (this.#reportRedirects) this.#sink.setRemoteName(url);
   }
 }
 

@@ -9,8 +9,8 @@ import type { JobType } from '../../job/types.js';
 import { BitsError } from '../../shared/errors.js';
 import type { Env } from '../../transport/proxy-resolver.js';
 import type { HttpTransport } from '../../transport/types.js';
-import type { TransferContext, TransferEngine } from '../types.js';
-import { type DownloadEvents, type DownloadRun, type DownloadTarget, Tracker } from './download-run.js';
+import type { ProgressSink, TransferContext, TransferEngine } from '../types.js';
+import { type DownloadRun, type DownloadTarget, Tracker } from './download-run.js';
 import { downloadDynamic } from './dynamic-download.js';
 import { RemoteClient } from './remote-client.js';
 import { downloadStatic } from './static-download.js';
@@ -32,7 +32,7 @@ export interface HttpDownloadEngineOptions {
 export interface DownloadRequest {
   readonly ctx: Pick<TransferContext, 'job' | 'signal' | 'clock'>;
   readonly target: DownloadTarget;
-  readonly events: DownloadEvents;
+  readonly sink: ProgressSink;
 }
 
 /** Keeps a transient failure of a custom-verb job from being retried: BITS makes those fatal. */
@@ -70,19 +70,13 @@ export class HttpDownloadEngine implements TransferEngine {
         ranges: file.ranges,
         engineState: file.engineState,
       },
-      events: {
-        connected: () => ctx.connected(),
-        setTotal: (n) => ctx.setTotal(n),
-        progress: (n, state) => (state === undefined ? ctx.progress(n) : ctx.progress(n, state)),
-        saveState: (state) => ctx.saveState(state),
-        setRemoteName: (url) => ctx.setRemoteName(url),
-      },
+      sink: ctx.sink,
     });
   }
 
   /**
    * Downloads one URL into one temp file. Exposed for engines that download as part of a larger
-   * exchange (the reply of an UPLOAD_REPLY job), with their own target and progress callbacks.
+   * exchange (the reply of an UPLOAD_REPLY job), with their own target and sink.
    */
   async download(request: DownloadRequest): Promise<void> {
     const o = this.#options;
@@ -90,7 +84,7 @@ export class HttpDownloadEngine implements TransferEngine {
     const run: DownloadRun = {
       job,
       target: request.target,
-      events: request.events,
+      sink: request.sink,
       signal,
       clock,
       transport: o.transport,

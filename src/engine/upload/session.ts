@@ -101,7 +101,7 @@ export class UploadSession {
   async #ping(): Promise<'ok' | 'restart'> {
     const outcome = await this.#exchange('Ping', pingPacket(this.#job.headers(true)));
     if (outcome.action === 'success') {
-      this.#ctx.connected();
+      this.#ctx.sink.connected();
       return 'ok';
     }
     if (outcome.action === 'restart-session') return 'restart';
@@ -118,7 +118,7 @@ export class UploadSession {
     }
     const ack = readCreateSessionAck(response.headers);
     if (!ack.ok) throw ackReadError(ack, 'Create-Session');
-    this.#ctx.connected();
+    this.#ctx.sink.connected();
     const movedHost = ack.hostId !== null && ack.hostId !== this.#state.hostId;
     this.#state = {
       ...this.#state,
@@ -132,10 +132,10 @@ export class UploadSession {
       reply: null,
       closeFailingSince: null,
     };
-    if (this.#ctx.file.bytesTotal !== identity.size) this.#ctx.setTotal(identity.size);
+    if (this.#ctx.file.bytesTotal !== identity.size) this.#ctx.sink.setTotal(identity.size);
     // The session id is persisted at once: a restart continues this session instead of leaking it.
     if (this.#reported !== 0) this.#progress(0);
-    else this.#ctx.saveState(writeUploadState(this.#state));
+    else this.#ctx.sink.saveState(writeUploadState(this.#state));
     // [MC-BUP] §3.1.5.2.2: a new Host-Id SHOULD be validated with a Ping before fragments go there.
     if (movedHost && (await this.#ping()) === 'restart') throw this.#sessionLost();
   }
@@ -177,7 +177,7 @@ export class UploadSession {
         case 'success': {
           const ack = readFragmentAck(response.headers, total);
           if (!ack.ok) throw ackReadError(ack, 'Fragment');
-          this.#ctx.connected();
+          this.#ctx.sink.connected();
           offset = ack.offset;
           // The Ack of the fragment holding the last byte ends the upload (and carries the reply URL).
           if (final && offset === total) return this.#uploaded(total, wantsReply ? ack.replyUrl : null);
@@ -200,7 +200,7 @@ export class UploadSession {
           fragmentSize = smaller;
           ceiling = smaller;
           this.#state = { ...this.#state, fragmentSize };
-          this.#ctx.saveState(writeUploadState(this.#state));
+          this.#ctx.sink.saveState(writeUploadState(this.#state));
           continue;
         }
         case 'restart-session':
@@ -263,12 +263,12 @@ export class UploadSession {
       timeoutMs: this.#options.requestTimeoutMs,
       update: (next) => {
         this.#state = { ...this.#state, reply: next };
-        this.#ctx.saveState(writeUploadState(this.#state));
-        this.#ctx.replyProgress({ url: next.url, tempName: next.tempName, bytesTotal: next.bytesTotal, bytesTransferred: next.bytesReceived });
+        this.#ctx.sink.saveState(writeUploadState(this.#state));
+        this.#ctx.sink.replyProgress({ url: next.url, tempName: next.tempName, bytesTotal: next.bytesTotal, bytesTransferred: next.bytesReceived, tempIdentity: null });
       },
     });
     this.#state = { ...this.#state, phase: 'closing', reply: done };
-    this.#ctx.saveState(writeUploadState(this.#state));
+    this.#ctx.sink.saveState(writeUploadState(this.#state));
   }
 
   /**
@@ -285,7 +285,7 @@ export class UploadSession {
     const sessionId = this.#state.sessionId;
     if (sessionId !== null) await this.#sendClose(sessionId);
     this.#state = { ...this.#state, phase: 'closed' };
-    this.#ctx.saveState(writeUploadState(this.#state));
+    this.#ctx.sink.saveState(writeUploadState(this.#state));
   }
 
   /** Resolves when the session counts as closed; throws a transient error to be resent later. */
@@ -326,7 +326,7 @@ export class UploadSession {
     if (decision.retry) {
       if (this.#state.closeFailingSince === null) {
         this.#state = { ...this.#state, closeFailingSince: decision.failingSince };
-        this.#ctx.saveState(writeUploadState(this.#state));
+        this.#ctx.sink.saveState(writeUploadState(this.#state));
       }
       throw error;
     }
@@ -346,7 +346,7 @@ export class UploadSession {
 
   #progress(offset: number): void {
     this.#reported = offset;
-    this.#ctx.progress(offset, writeUploadState(this.#state));
+    this.#ctx.sink.progress(offset, writeUploadState(this.#state));
   }
 
   #failure(outcome: AckOutcome): BitsError {
@@ -370,7 +370,7 @@ export class UploadSession {
       const response = await this.#channel.send(target, packet, send);
       if (this.#state.hostIdFailingSince !== null) {
         this.#state = { ...this.#state, hostIdFailingSince: null };
-        this.#ctx.saveState(writeUploadState(this.#state));
+        this.#ctx.sink.saveState(writeUploadState(this.#state));
       }
       return response;
     } catch (err) {
@@ -380,7 +380,7 @@ export class UploadSession {
       const now = this.#ctx.clock.now();
       if (hostIdFailingSince === null) {
         this.#state = { ...this.#state, hostIdFailingSince: now };
-        this.#ctx.saveState(writeUploadState(this.#state));
+        this.#ctx.sink.saveState(writeUploadState(this.#state));
         throw err;
       }
       if (hostIdFallbackSec === null || now - hostIdFailingSince < hostIdFallbackSec * 1000) throw err;
@@ -389,7 +389,7 @@ export class UploadSession {
         error: describeError(err),
       });
       this.#state = { ...this.#state, hostId: null, hostIdFallbackSec: null, hostIdFailingSince: null };
-      this.#ctx.saveState(writeUploadState(this.#state));
+      this.#ctx.sink.saveState(writeUploadState(this.#state));
       return this.#channel.send(targetUrl(this.#job.remote, null), packet, send);
     }
   }

@@ -36,9 +36,9 @@ export class GateEngine implements TransferEngine {
         });
       });
     }
-    ctx.connected();
-    ctx.setTotal(GATE_FILE_BYTES);
-    ctx.progress(GATE_FILE_BYTES);
+    ctx.sink.connected();
+    ctx.sink.setTotal(GATE_FILE_BYTES);
+    ctx.sink.progress(GATE_FILE_BYTES);
     this.finished++;
     this.onFinished?.(this.finished);
   }

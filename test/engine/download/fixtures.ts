@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'vitest';
-import type { EngineState, TransferContext, TransferFile, TransferJob } from '../../../src/engine/types.js';
+import type { EngineState, ProgressSink, TransferContext, TransferFile, TransferJob } from '../../../src/engine/types.js';
 import type { FileRange } from '../../../src/job/types.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { BitsError } from '../../../src/shared/errors.js';
@@ -175,6 +175,7 @@ export class FakeRunner {
       bytesTransferred: file.bytesTransferred ?? 0,
       ranges: file.ranges ?? null,
       engineState: file.engineState ?? {},
+      tempIdentity: null,
     };
   }
 
@@ -184,6 +185,12 @@ export class FakeRunner {
       file: { ...this.file },
       signal,
       clock: systemClock,
+      sink: this.sink(),
+    };
+  }
+
+  sink(): ProgressSink {
+    return {
       connected: () => this.calls.push('connected'),
       setTotal: (n) => {
         this.calls.push(`setTotal ${n}`);
@@ -205,6 +212,10 @@ export class FakeRunner {
         this.calls.push(`setRemoteName ${url}`);
         this.remoteNames.push(url);
         this.file.remoteName = url;
+      },
+      tempCreated: (identity) => {
+        this.calls.push('tempCreated');
+        this.file.tempIdentity = identity;
       },
       replyProgress: () => this.calls.push('replyProgress'),
     };

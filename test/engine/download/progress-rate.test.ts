@@ -97,10 +97,13 @@ describe('HttpDownloadEngine: progress rate', () => {
     await engine.transfer({
       ...base,
       clock,
-      progress: (n, state) => {
-        reports.push({ offset: n, onDisk: statSync(runner.file.tempName).size });
-        if (state === undefined) base.progress(n);
-        else base.progress(n, state);
+      sink: {
+        ...base.sink,
+        progress: (n, state) => {
+          reports.push({ offset: n, onDisk: statSync(runner.file.tempName).size });
+          if (state === undefined) base.sink.progress(n);
+          else base.sink.progress(n, state);
+        },
       },
     });
     return { reports, runner };

@@ -61,6 +61,7 @@ export function makeFile(options: ContextOptions): TransferFile {
     bytesTransferred: options.bytesTransferred ?? 0,
     ranges: null,
     engineState: options.engineState ?? {},
+    tempIdentity: null,
   };
 }
 
@@ -72,6 +73,7 @@ export function makeContext(options: ContextOptions): { ctx: TransferContext; re
     file: makeFile(options),
     signal: options.signal ?? controller.signal,
     clock: options.clock ?? new FakeClock(),
+    sink: {
     connected: () => {
       rec.connected++;
     },
@@ -88,8 +90,10 @@ export function makeContext(options: ContextOptions): { ctx: TransferContext; re
       rec.lastState = state;
     },
     setRemoteName: () => undefined,
+    tempCreated: () => undefined,
     replyProgress: (reply) => {
       rec.replies.push(reply);
+    },
     },
   };
   return { ctx, rec, controller };

@@ -57,7 +57,7 @@ describe('upload-reply', () => {
     expect(tempName).toMatch(/\/BIT[0-9A-F]{8}\.tmp$/);
     expect(await readFile(tempName, 'utf8')).toBe('the reply');
     expect(rec.replies.at(0)).toMatchObject({ bytesTotal: -1, bytesTransferred: 0, tempName });
-    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9 });
+    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, tempIdentity: null });
     // Upload progress finished at the file size, with the reply state in the same write.
     expect(rec.progress.at(-1)?.bytes).toBe(60);
     expect(readUploadState(rec.progress.at(-1)?.state).phase).toBe('reply');

@@ -1,0 +1,33 @@
+/**
+ * Which file is at a path, by device and inode. bitsd creates its temp files with O_EXCL and
+ * records their identity; before it renames or deletes one it checks that the name still holds
+ * that file, so a symlink or another file planted at the name is never followed or moved.
+ */
+import type { BigIntStats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import type { FileIdentity } from '../job/types.js';
+import { errnoOf } from './os-errors.js';
+
+export function identityOf(stats: BigIntStats): FileIdentity {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+export type Occupant =
+  | { readonly kind: 'absent' }
+  /** A regular file; `identity` says which. */
+  | { readonly kind: 'file'; readonly identity: FileIdentity; readonly links: number }
+  /** A symlink, directory, device, FIFO or socket: never bitsd's temp file. */
+  | { readonly kind: 'other' };
+
+/** What occupies `path`, without following a symlink there. */
+export async function occupantOf(path: string): Promise<Occupant> {
+  let stats: BigIntStats;
+  try {
+    stats = await lstat(path, { bigint: true });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return { kind: 'absent' };
+    throw err;
+  }
+  if (!stats.isFile()) return { kind: 'other' };
+  return { kind: 'file', identity: identityOf(stats), links: Number(stats.nlink) };
+}
