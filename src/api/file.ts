@@ -20,7 +20,7 @@ export class BackgroundCopyFileImpl implements BackgroundCopyFile {
   }
 
   #file(): FileRecord {
-    const file = this.#queue.openStore.getFiles(this.#jobId).find((f) => f.index === this.index);
+    const file = this.#queue.reads.getFiles(this.#jobId).find((f) => f.index === this.index);
     if (!file) throw new BitsError('BG_E_NOT_FOUND', `Job ${this.#jobId} has no file ${this.index}.`);
     return file;
   }
@@ -53,7 +53,7 @@ export class BackgroundCopyFileImpl implements BackgroundCopyFile {
     if (job.type !== 'DOWNLOAD') throw notImplemented(`setRemoteName for ${job.type} jobs (download jobs only)`);
     checkRemoteName(url, job.type);
     this.#file();
-    this.#queue.modify(this.#jobId, {}, () => this.#queue.openStore.updateFile(this.#jobId, this.index, { remoteName: url }));
-    await this.#queue.store.committed();
+    this.#queue.modify(this.#jobId, {}, (_job, tx) => tx.setRemoteName(this.#jobId, this.index, url));
+    await this.#queue.committed();
   }
 }

@@ -12,8 +12,9 @@ import { localFileError } from '../shared/os-errors.js';
 import * as v from '../job/validate.js';
 import { RESTING_STATES, LIMITS, type AuthScheme, type AuthTarget, type Credentials, type FileRange, type JobProgress, type JobPropertyName, type JobState, type JobTimes, type JobType, type Priority, type ProxySettings } from '../job/types.js';
 import type { JobQueue } from '../queue/job-queue.js';
-import { completeJob, defaultReplyFileName } from '../queue/complete.js';
+import { defaultReplyFileName } from '../queue/file-work.js';
 import { tempNameFor } from '../queue/local-files.js';
+import type { ApplyOptions } from '../queue/funnel.js';
 import type { BitsEvents } from '../job/events.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobEvent } from '../job/machine.js';
@@ -49,18 +50,18 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
    * store/group-commit.ts), and a commit that fails must fail the call that made the write.
    */
 
-  async #modify(patch: JobPatch, prepare?: (job: JobRecord) => void): Promise<void> {
+  async #modify(patch: JobPatch, prepare?: ApplyOptions['prepare']): Promise<void> {
     this.#queue.modify(this.id, patch, prepare);
-    await this.#queue.store.committed();
+    await this.#queue.committed();
   }
 
   async #apply(event: JobEvent, extra?: { patch?: JobPatch }): Promise<void> {
     this.#queue.apply(this.id, event, extra);
-    await this.#queue.store.committed();
+    await this.#queue.committed();
   }
 
   #jobType(): JobType {
-    this.#type ??= this.#queue.openStore.getJobType(this.id);
+    this.#type ??= this.#queue.reads.getJobType(this.id);
     if (this.#type === undefined) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return this.#type;
   }
@@ -78,7 +79,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   #progress(): JobProgress {
-    const found = this.#queue.openStore.getJobWithAggregate(this.id);
+    const found = this.#queue.reads.getJobWithAggregate(this.id);
     if (!found) throw new BitsError('BG_E_NOT_FOUND', `No job ${this.id} in the queue.`);
     return { ...found.aggregate };
   }
@@ -97,7 +98,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     if ((job.state !== 'ERROR' && job.state !== 'TRANSIENT_ERROR') || job.errorHresult === null) {
       throw new BitsError('BG_E_ERROR_INFORMATION_UNAVAILABLE', `The job is ${job.state}: error information exists only in ERROR or TRANSIENT_ERROR.`);
     }
-    const file = job.errorFileIndex === null ? undefined : this.#queue.openStore.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
+    const file = job.errorFileIndex === null ? undefined : this.#queue.reads.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
     const context = (job.errorContext ?? 'UNKNOWN') as ErrorContext;
     let protocol: string | null = null;
     if (file) {
@@ -160,8 +161,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
       files.push({ remoteName: e.remoteName as string, localName, ranges });
     }
     const { quotas } = this.#queue;
-    await this.#modify({}, (current) => {
-      const count = this.#queue.openStore.countFiles(this.id);
+    await this.#modify({}, (current, tx) => {
+      const count = tx.countFiles(this.id);
       if (current.type !== 'DOWNLOAD' && count + files.length > 1) {
         throw new BitsError('BG_E_TOO_MANY_FILES', `${current.type} jobs hold exactly one file; this job would have ${count + files.length}.`);
       }
@@ -169,7 +170,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
       }
       files.forEach((f, i) => {
-        this.#queue.openStore.insertFile({
+        tx.insertFile({
           jobId: this.id,
           index: count + i,
           remoteName: f.remoteName,
@@ -189,7 +190,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async enumFiles(): Promise<BackgroundCopyFileImpl[]> {
     this.#job();
-    return this.#queue.openStore.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
+    return this.#queue.reads.getFiles(this.id).map((f) => new BackgroundCopyFileImpl(this.#queue, this.id, f.index));
   }
 
   async replaceRemotePrefix(oldPrefix: string, newPrefix: string): Promise<'S_OK' | 'S_FALSE'> {
@@ -198,7 +199,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     if (typeof oldPrefix !== 'string' || oldPrefix === '' || typeof newPrefix !== 'string' || newPrefix === '') {
       throw invalidArg('Both prefixes must be non-empty strings.');
     }
-    const changes = this.#queue.store
+    const changes = this.#queue.reads
       .getFiles(this.id)
       .filter((f) => f.remoteName.startsWith(oldPrefix))
       .map((f) => {
@@ -206,8 +207,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         v.checkRemoteName(remoteName, job.type);
         return { index: f.index, remoteName };
       });
-    await this.#modify({}, () => {
-      for (const c of changes) this.#queue.openStore.updateFile(this.id, c.index, { remoteName: c.remoteName });
+    await this.#modify({}, (_job, tx) => {
+      for (const c of changes) tx.setRemoteName(this.id, c.index, c.remoteName);
     });
     return changes.length > 0 ? 'S_OK' : 'S_FALSE';
   }
@@ -218,7 +219,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const patch: Partial<JobRecord> = { everResumed: true };
     const job = this.#jobType() === 'UPLOAD_REPLY' ? this.#job() : null;
     if (job !== null && job.replyFileName === null) {
-      const upload = this.#queue.openStore.getFiles(this.id)[0];
+      const upload = this.#queue.reads.getFiles(this.id)[0];
       if (upload) (patch as { replyFileName: string }).replyFileName = defaultReplyFileName(upload.localName);
     }
     await this.#apply({ type: 'RESUME' }, { patch });
@@ -229,15 +230,11 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async cancel(): Promise<'S_OK' | 'BG_S_UNABLE_TO_DELETE_FILES'> {
-    const result = await this.#queue.cancelJob(this.id);
-    await this.#queue.store.committed();
-    return result;
+    return this.#queue.cancel(this.id);
   }
 
   async complete(): Promise<'S_OK' | 'BG_S_PARTIAL_COMPLETE'> {
-    const result = await completeJob(this.#queue, this.id);
-    await this.#queue.store.committed();
-    return result;
+    return this.#queue.complete(this.id);
   }
 
   // ---- plain properties ------------------------------------------------------------------------
@@ -269,7 +266,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
         throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A job with a custom HTTP method stays FOREGROUND.');
       }
     });
-    this.#queue.scheduler.wake();
+    this.#queue.wake();
   }
 
   async getNotifyFlags(): Promise<number> {
@@ -326,13 +323,13 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setCredentials(credentials: Credentials): Promise<void> {
     const c = v.checkCredentials(credentials);
-    await this.#modify({}, () => this.#queue.openStore.setCredential(this.id, c));
+    await this.#modify({}, (_job, tx) => tx.setCredential(this.id, c));
   }
 
   async removeCredentials(target: AuthTarget, scheme: AuthScheme): Promise<void> {
     const t = v.checkAuthTarget(target);
     const s = v.checkAuthScheme(scheme);
-    await this.#modify({}, () => this.#queue.openStore.removeCredential(this.id, t, s));
+    await this.#modify({}, (_job, tx) => tx.removeCredential(this.id, t, s));
   }
 
   async getCustomHeaders(): Promise<string | null> {
@@ -391,7 +388,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
       if (current.everResumed) throw new BitsError('BG_E_READ_ONLY_PROPERTY_AFTER_RESUME', 'The HTTP method can be set only before the job is first resumed.');
       if (current.dynamicContent) throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be combined with DYNAMIC_CONTENT.');
       // A custom method's answer is taken whole: the ranges would be dropped without a word.
-      if (this.#queue.store.getFiles(this.id).some((f) => f.ranges !== null)) {
+      if (this.#queue.reads.getFiles(this.id).some((f) => f.ranges !== null)) {
         throw new BitsError('BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD', 'A custom HTTP method cannot be used on a job with byte-range files (addFileWithRanges).');
       }
     });
@@ -450,7 +447,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async setProperty(name: JobPropertyName, value: PropertyValue): Promise<void> {
     const job = this.#job();
-    const files = this.#queue.openStore.getFiles(this.id);
+    const files = this.#queue.reads.getFiles(this.id);
     const patch = propertyPatch(job, { count: files.length, ranged: files.some((f) => f.ranges !== null) }, name, value);
     await this.#modify(patch);
   }

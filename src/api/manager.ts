@@ -1,15 +1,15 @@
 /**
- * IBackgroundCopyManager, in process: opens the store in a data directory, recovers jobs cut off
- * by a crash, and runs the scheduler until close().
+ * IBackgroundCopyManager, in process: opens the queue in a data directory (which finishes what a
+ * crash cut short), and runs the scheduler until close().
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { type Clock, systemClock } from '../shared/clock.js';
+import type { CrashSeam } from '../shared/crash-seam.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
 import { checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
 import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
-import { JobStore } from '../store/job-store.js';
 import { JobQueue } from '../queue/job-queue.js';
 import type { BitsEvents } from '../job/events.js';
 import type { PendingCancellation } from '../job/types.js';
@@ -43,6 +43,8 @@ export interface ManagerOptions {
   readonly owner?: string;
   /** Final (acknowledged/cancelled) jobs are forgotten this long after they ended. Default 1 day. */
   readonly finalRetentionMs?: number;
+  /** Test hook: where crash tests stop the process (src/shared/crash-seam.ts). Default: none. */
+  readonly crashSeam?: CrashSeam;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -73,25 +75,19 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
 
   static async open(options: ManagerOptions = {}): Promise<BackgroundCopyManager> {
     const clock = options.clock ?? systemClock;
-    const store = JobStore.open({ dataDir: options.dataDir ?? defaultDataDir(), now: clock.now() });
-    try {
-      const queue = new JobQueue({
-        store,
-        clock,
-        engines: options.engines ?? defaultEngines(),
-        quotas: { ...DEFAULT_QUOTAS, ...options.quotas },
-        maxBackground: positive(options.concurrency?.background ?? 1, 'concurrency.background'),
-        maxForeground: positive(options.concurrency?.foreground ?? Number.POSITIVE_INFINITY, 'concurrency.foreground'),
-        timeSliceMs: positive(options.timeSliceMs ?? 60_000, 'timeSliceMs'),
-        inactivityTimeoutMs: DEFAULTS.inactivityTimeoutSec * 1000,
-        finalRetentionMs: options.finalRetentionMs ?? 24 * 3600 * 1000,
-      });
-      queue.start();
-      return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
-    } catch (err) {
-      store.close();
-      throw err;
-    }
+    const queue = await JobQueue.open({
+      dataDir: options.dataDir ?? defaultDataDir(),
+      clock,
+      engines: options.engines ?? defaultEngines(),
+      quotas: { ...DEFAULT_QUOTAS, ...options.quotas },
+      maxBackground: positive(options.concurrency?.background ?? 1, 'concurrency.background'),
+      maxForeground: positive(options.concurrency?.foreground ?? Number.POSITIVE_INFINITY, 'concurrency.foreground'),
+      timeSliceMs: positive(options.timeSliceMs ?? 60_000, 'timeSliceMs'),
+      inactivityTimeoutMs: DEFAULTS.inactivityTimeoutSec * 1000,
+      finalRetentionMs: options.finalRetentionMs ?? 24 * 3600 * 1000,
+      ...(options.crashSeam ? { crashSeam: options.crashSeam } : {}),
+    });
+    return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }
 
   /** The queue behind this manager, for the daemon and IPC server (not part of the BITS API). */
@@ -104,7 +100,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
     const name = checkNewDisplayName(displayName);
     const jobType = checkJobType(type);
     const job = this.#queue.createJob(name, jobType, this.#owner);
-    await this.#queue.store.committed();
+    await this.#queue.committed();
     return new BackgroundCopyJobImpl(this.#queue, job.id, jobType);
   }
 
@@ -112,7 +108,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
   async getJob(id: string): Promise<BackgroundCopyJobImpl> {
     this.#open();
     const jobId = normalizeJobId(id);
-    const job = this.#queue.store.getJob(jobId);
+    const job = this.#queue.reads.getJob(jobId);
     if (!job || job.state === 'ACKNOWLEDGED' || job.state === 'CANCELLED') {
       throw new BitsError('BG_E_NOT_FOUND', `No job ${jobId} in the queue.`);
     }
@@ -126,7 +122,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
   async enumJobs(options: EnumJobsOptions = {}): Promise<BackgroundCopyJobImpl[]> {
     this.#open();
     // Ids only: the job objects read their rows when asked (a full read of 100,000 rows took ~9 s).
-    const ids = this.#queue.store.listLiveJobIds(options.allUsers ? undefined : this.#owner);
+    const ids = this.#queue.reads.listLiveJobIds(options.allUsers ? undefined : this.#owner);
     return ids.map((id) => new BackgroundCopyJobImpl(this.#queue, id));
   }
 
@@ -152,8 +148,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue.stop();
-    this.#queue.store.close();
+    await this.#queue.close();
   }
 
   #open(): void {

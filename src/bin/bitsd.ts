@@ -17,6 +17,8 @@ import { BitsError } from '../shared/errors.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type Logger } from '../shared/logger.js';
 import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
+import { BackgroundCopyManager } from '../api/manager.js';
+import { crashSeamFromEnv } from '../shared/crash-seam.js';
 import { AlreadyRunningError } from '../daemon/lock.js';
 import { SocketInUseError, UnsafePathError } from '../daemon/socket-dir.js';
 
@@ -168,6 +170,8 @@ async function main(): Promise<void> {
     uid: typeof process.getuid === 'function' ? process.getuid() : 0,
     version: packageVersion(),
     isProcessAlive,
+    // Crash tests start bitsd with BITSD_TEST_CRASH_AT to stop it dead at a step boundary.
+    openManager: (dataDir) => BackgroundCopyManager.open({ dataDir, crashSeam: crashSeamFromEnv(process.env) }),
   });
   handleSignals(daemon, log);
   try {

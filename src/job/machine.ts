@@ -12,10 +12,11 @@
  *                                                       non-final; upload: TRANSFERRED only)
  *
  * `transition(job, event, now)` returns the next state and the effects the shell must carry out
- * (abort the running transfer, delete temp files, notify, arm a retry), or a BitsError with
+ * (abort the running transfer, owe local-file work, notify, arm a retry), or a BitsError with
  * BG_E_INVALID_STATE / BG_E_EMPTY when the call is not allowed. It never does I/O itself.
  */
 import { BitsError } from '../shared/errors.js';
+import type { FileIntent } from './records.js';
 import { ACTIVE_STATES, isFinal, type JobState, type JobType } from './types.js';
 
 /** What the machine needs to know about a job. */
@@ -32,6 +33,12 @@ export interface MachineJob {
    * Resume). The no-progress timeout counts from here; progress clears it.
    */
   readonly noProgressSince: number | null;
+  /**
+   * Local-file work a committed Complete (DELIVER) or Cancel (DISCARD) still owes. While it is
+   * owed, the job takes no other event than the one that settles it: Complete and Cancel never
+   * interleave, and nothing restarts a job whose files are being moved.
+   */
+  readonly fileIntent: FileIntent | null;
 }
 
 export interface FailureInfo {
@@ -46,10 +53,15 @@ export type JobEvent =
   | { readonly type: 'RESUME' }
   | { readonly type: 'SUSPEND' }
   | { readonly type: 'CANCEL' }
-  /** Asks whether Complete may run now; the file work follows, then COMPLETED or COMPLETE_FAILED. */
+  /**
+   * Complete. An UPLOAD job is ACKNOWLEDGED at once; DOWNLOAD and UPLOAD_REPLY jobs owe DELIVER
+   * (renames), settled by COMPLETED or COMPLETE_FAILED.
+   */
   | { readonly type: 'COMPLETE' }
   | { readonly type: 'COMPLETED' }
   | { readonly type: 'COMPLETE_FAILED' }
+  /** Cancel's DISCARD (temp files deleted) is done. */
+  | { readonly type: 'FILES_DISCARDED' }
   | { readonly type: 'MODIFY' }
   | { readonly type: 'DISPATCH' }
   | { readonly type: 'CONNECTED' }
@@ -66,8 +78,10 @@ export type JobEvent =
 export type Effect =
   /** Stop the job's running transfer (its AbortSignal). */
   | { readonly type: 'abort-transfer' }
-  /** Delete every temp file of the job (cancel). */
-  | { readonly type: 'delete-temp-files' }
+  /** Record that the job owes this local-file work; the shell does it after the commit. */
+  | { readonly type: 'owe-file-work'; readonly intent: FileIntent }
+  /** The owed local-file work is done. */
+  | { readonly type: 'clear-file-work' }
   /** Tell the scheduler to look for work. */
   | { readonly type: 'wake-scheduler' }
   /** Record this error object on the job; `count` adds one to the error count. */
@@ -131,6 +145,7 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
   const { state } = job;
   const final = isFinal(state);
   const active = ACTIVE_STATES.has(state);
+  if (job.fileIntent !== null) return settleFileWork(job, event);
 
   switch (event.type) {
     case 'MODIFY':
@@ -165,7 +180,14 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
     case 'CANCEL':
     case 'INACTIVITY_EXPIRED':
       if (final) return refuse(job, event);
-      return ok('CANCELLED', { type: 'abort-transfer' }, { type: 'disarm-retry' }, { type: 'delete-temp-files' }, { type: 'wake-scheduler' }, MODIFIED);
+      return ok(
+        'CANCELLED',
+        { type: 'abort-transfer' },
+        { type: 'disarm-retry' },
+        { type: 'owe-file-work', intent: 'DISCARD' },
+        { type: 'wake-scheduler' },
+        MODIFIED,
+      );
 
     case 'COMPLETE':
       if (final) return refuse(job, event);
@@ -173,16 +195,14 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
       if (job.type !== 'DOWNLOAD' && state !== 'TRANSFERRED') {
         return { ok: false, error: new BitsError('BG_E_INVALID_STATE', `Cannot complete an ${job.type} job in state ${state}: upload jobs can be completed only once TRANSFERRED.`) };
       }
-      return ok(state, { type: 'abort-transfer' });
+      if (job.type === 'UPLOAD') return ok('ACKNOWLEDGED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+      return ok(state, { type: 'abort-transfer' }, { type: 'disarm-retry' }, { type: 'owe-file-work', intent: 'DELIVER' });
 
     case 'COMPLETED':
-      if (final) return refuse(job, event);
-      return ok('ACKNOWLEDGED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
-
     case 'COMPLETE_FAILED':
-      // A rename failed: the job stays (or becomes) TRANSFERRED so Complete or Cancel can be called again.
-      if (final) return refuse(job, event);
-      return ok('TRANSFERRED', { type: 'disarm-retry' }, { type: 'wake-scheduler' }, MODIFIED);
+    case 'FILES_DISCARDED':
+      // Only owed work settles (settleFileWork): without any, there is nothing to settle.
+      return refuse(job, event);
 
     case 'DISPATCH':
       if (state !== 'QUEUED') return refuse(job, event);
@@ -237,4 +257,20 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
         fileIndex: null,
       }, false);
   }
+}
+
+/** The events a job that owes local-file work takes: only the one that settles that work. */
+function settleFileWork(job: MachineJob, event: JobEvent): TransitionResult {
+  if (job.fileIntent === 'DELIVER') {
+    if (event.type === 'COMPLETED') return ok('ACKNOWLEDGED', { type: 'clear-file-work' }, { type: 'wake-scheduler' }, MODIFIED);
+    // A rename failed: the job stays (or becomes) TRANSFERRED so Complete or Cancel can be called again.
+    if (event.type === 'COMPLETE_FAILED') return ok('TRANSFERRED', { type: 'clear-file-work' }, { type: 'wake-scheduler' }, MODIFIED);
+    const what = event.type.toLowerCase().replaceAll('_', ' ');
+    return {
+      ok: false,
+      error: new BitsError('BG_E_INVALID_STATE', `Cannot ${what} the job now: Complete is moving its files into place. Try again once it has finished.`),
+    };
+  }
+  if (event.type === 'FILES_DISCARDED') return ok(job.state, { type: 'clear-file-work' });
+  return refuse(job, event);
 }

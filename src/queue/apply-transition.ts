@@ -14,9 +14,14 @@ export interface TransitionPatchInput {
   readonly now: number;
   /** queue_seq to use when the job (re-)enters QUEUED; undefined keeps its place. */
   readonly queueSeq: number | undefined;
+  /**
+   * When a job leaving CONNECTING/TRANSFERRING stopped being active: `now`, except at recovery
+   * after a crash, where it was last seen alive at its last recorded change.
+   */
+  readonly activeUntil?: number;
 }
 
-export function transitionPatch({ job, next, effects, now, queueSeq }: TransitionPatchInput): JobPatch {
+export function transitionPatch({ job, next, effects, now, queueSeq, activeUntil = now }: TransitionPatchInput): JobPatch {
   const patch: { -readonly [K in keyof JobPatch]: JobPatch[K] } = { modifiedAt: now };
   if (next !== job.state) patch.state = next;
 
@@ -57,8 +62,13 @@ export function transitionPatch({ job, next, effects, now, queueSeq }: Transitio
       case 'set-transfer-completion-time':
         patch.transferredAt = now;
         break;
+      case 'owe-file-work':
+        patch.fileIntent = effect.intent;
+        break;
+      case 'clear-file-work':
+        patch.fileIntent = null;
+        break;
       case 'abort-transfer':
-      case 'delete-temp-files':
       case 'wake-scheduler':
       case 'notify':
         break; // carried out by the shell after commit
@@ -70,7 +80,7 @@ export function transitionPatch({ job, next, effects, now, queueSeq }: Transitio
   if (!wasActive && isActive) patch.activeSince = now;
   if (wasActive && !isActive) {
     const base = patch.activeMs ?? job.activeMs;
-    patch.activeMs = base + Math.max(0, now - (job.activeSince ?? now));
+    patch.activeMs = base + Math.max(0, activeUntil - (job.activeSince ?? activeUntil));
     patch.activeSince = null;
   }
   if (next === 'QUEUED' && job.state !== 'QUEUED' && queueSeq !== undefined) patch.queueSeq = queueSeq;

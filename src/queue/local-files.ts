@@ -1,94 +1,113 @@
 /**
- * What Complete and Cancel do to local files. Downloads land in a temp file (BIT*.tmp) in the
- * destination directory; Complete renames finished temp files onto their local names (one
- * rename(2) each: atomic, never a half-written destination) and deletes unfinished ones; Cancel
- * deletes them all.
+ * What Complete and Cancel do to local files, one file at a time, each step idempotent so that
+ * start-up can run it again after a crash. Downloads land in a temp file (BIT*.tmp) beside the
+ * destination; Complete renames it onto its local name (one rename(2): atomic, never a
+ * half-written destination), Cancel deletes it.
+ *
+ * bitsd moves or deletes only the file it created: the name must still hold a regular file
+ * with the identity recorded at creation (device and inode). A symlink, directory or another
+ * file planted at the name is never followed, moved or deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { BitsError } from '../shared/errors.js';
+import { occupantOf, type Occupant } from '../shared/file-identity.js';
 import { errnoOf, localFileError } from '../shared/os-errors.js';
-import type { BitsError } from '../shared/errors.js';
-import type { FileRecord } from '../job/records.js';
+import type { FileIdentity } from '../job/types.js';
 
 /** BITxxxxxxxx.tmp beside `localName`, as Windows BITS names its temp files. */
 export function tempNameFor(localName: string): string {
   return join(dirname(localName), `BIT${randomBytes(4).toString('hex').toUpperCase()}.tmp`);
 }
 
-/** Deletes a file; true when it is gone (or never existed). */
-export async function removeIfPresent(path: string): Promise<boolean> {
+export interface OwnedTemp {
+  readonly tempName: string;
+  /** Recorded when bitsd created the file; null for rows from before identities were kept. */
+  readonly identity: FileIdentity | null;
+}
+
+/**
+ * Whether the occupant of a temp name is the file bitsd created. Without a recorded identity
+ * (rows from before bitsd kept them) a regular file with a single link is taken as ours.
+ */
+function isOurs(occupant: Occupant, identity: FileIdentity | null): boolean {
+  if (occupant.kind !== 'file') return false;
+  return identity === null ? occupant.links === 1 : occupant.identity === identity;
+}
+
+function takenOver(path: string, what: string): BitsError {
+  return new BitsError(
+    'BG_E_LOCAL_FILE_CHANGED',
+    `${path} is no longer the temporary file bitsd created (${what}); bitsd did not move or follow it. Remove it and cancel the job, or resume it to download the file again.`,
+    { context: 'LOCAL_FILE', details: { path } },
+  );
+}
+
+/**
+ * Moves a finished temp file onto `localName`. Already done (the temp file is gone and the
+ * local name holds the file bitsd created) counts as done: that is where a crash between the
+ * rename and its record leaves it.
+ */
+export async function deliverFile(temp: OwnedTemp, localName: string): Promise<void> {
+  let occupant: Occupant;
   try {
-    await unlink(path);
+    occupant = await occupantOf(temp.tempName);
+  } catch (err) {
+    throw localFileError(err, `Cannot check the temp file ${temp.tempName}`);
+  }
+  if (occupant.kind === 'absent') {
+    const there = await occupantOf(localName).catch(() => ({ kind: 'absent' }) as const);
+    if (temp.identity !== null && there.kind === 'file' && there.identity === temp.identity) return;
+    throw new BitsError('ERROR_PATH_NOT_FOUND', `Cannot move ${temp.tempName} to ${localName}: the temp file is gone. Resume the job to download the file again, or cancel it.`, {
+      context: 'LOCAL_FILE',
+      details: { path: temp.tempName },
+    });
+  }
+  if (!isOurs(occupant, temp.identity)) throw takenOver(temp.tempName, occupant.kind === 'file' ? 'another file is at its name' : 'a symlink or special file is at its name');
+  try {
+    await rename(temp.tempName, localName);
+  } catch (err) {
+    throw localFileError(err, `Cannot move ${temp.tempName} to ${localName}`);
+  }
+}
+
+/**
+ * Deletes a temp file bitsd created; true when the name is free of it. A name that holds
+ * something else (a symlink, a directory, another file) is left alone and reported as not
+ * deleted, so Cancel answers BG_S_UNABLE_TO_DELETE_FILES and the caller knows to look.
+ */
+export async function discardFile(temp: OwnedTemp): Promise<boolean> {
+  try {
+    const occupant = await occupantOf(temp.tempName);
+    if (occupant.kind === 'absent') return true;
+    if (!isOurs(occupant, temp.identity)) return false;
+    await unlink(temp.tempName);
     return true;
   } catch (err) {
     return errnoOf(err) === 'ENOENT';
   }
 }
 
-export interface CompleteOutcome {
-  /** Indexes of files now available under their local names. */
-  readonly renamed: readonly number[];
-  /** True when some file was not transferred and was dropped (BG_S_PARTIAL_COMPLETE). */
-  readonly partial: boolean;
-  /** The first rename failure; the job must stay TRANSFERRED. */
-  readonly failure: BitsError | null;
-}
-
-export async function completeDownloadFiles(files: readonly FileRecord[]): Promise<CompleteOutcome> {
-  const renamed: number[] = [];
-  let partial = false;
-  let failure: BitsError | null = null;
-  for (const file of files) {
-    if (file.completed) {
-      renamed.push(file.index);
-      continue;
-    }
-    if (!file.transferred) {
-      partial = true;
-      continue;
-    }
-    try {
-      await rename(file.tempName, file.localName);
-      renamed.push(file.index);
-    } catch (err) {
-      failure ??= localFileError(err, `Cannot move ${file.tempName} to ${file.localName}`);
-    }
-  }
-  // Unfinished temp files are deleted only once the job is really done; after a failed rename
-  // the job stays in the queue and Cancel cleans up.
-  if (!failure) {
-    for (const file of files) {
-      if (!file.transferred) await removeIfPresent(file.tempName);
-    }
-  }
-  return { renamed, partial, failure };
-}
-
-/** Deletes every temp file of a cancelled download; false when one could not be deleted. */
-export async function deleteTempFiles(paths: readonly string[]): Promise<boolean> {
-  let allGone = true;
-  for (const path of paths) {
-    if (!(await removeIfPresent(path))) allGone = false;
-  }
-  return allGone;
-}
-
-/** Moves a finished reply (upload-reply) into place. */
-export async function completeReplyFile(tempName: string, replyFileName: string): Promise<BitsError | null> {
+/**
+ * Moves a finished reply (upload-reply) into place. No reply body ever written (the server sent
+ * an empty reply) gives an empty file.
+ */
+export async function deliverReply(temp: OwnedTemp, replyFileName: string): Promise<void> {
+  const occupant = await occupantOf(temp.tempName).catch((err: unknown) => {
+    throw localFileError(err, `Cannot check the reply's temp file ${temp.tempName}`);
+  });
+  if (occupant.kind !== 'absent') return deliverFile(temp, replyFileName);
+  const there = await occupantOf(replyFileName).catch(() => ({ kind: 'absent' }) as const);
+  // Delivered before a crash: the reply file is the temp file bitsd created.
+  if (temp.identity !== null && there.kind === 'file' && there.identity === temp.identity) return undefined;
   try {
-    await rename(tempName, replyFileName);
-    return null;
+    // Truncate, never follow: a symlink planted at the reply's name is refused (ELOOP).
+    const handle = await open(replyFileName, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    await handle.close();
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') {
-      // No reply body was ever written (the server sent an empty reply): create an empty file.
-      try {
-        await writeFile(replyFileName, new Uint8Array(0));
-        return null;
-      } catch (inner) {
-        return localFileError(inner, `Cannot create the reply file ${replyFileName}`);
-      }
-    }
-    return localFileError(err, `Cannot move the reply to ${replyFileName}`);
+    throw localFileError(err, `Cannot create the reply file ${replyFileName}`);
   }
+  return undefined;
 }

@@ -1,115 +1,121 @@
 /**
- * What happens after Cancel: local temp files go at once; for an upload whose session reached the
- * server, the Cancel-Session packet is owed to the server. BITS keeps sending it once per minimum
- * retry delay for up to 24 hours, or the no-progress timeout if shorter, then gives up
- * (IBackgroundCopyJob::Cancel). The debt is persisted on the job row (cancel_pending, next
- * attempt, deadline), so it survives restarts, and it is listed by `list()`.
+ * The Cancel-Session an upload owes its server after Cancel. BITS keeps sending it once per
+ * minimum retry delay for up to 24 hours, or the no-progress timeout if shorter, then gives up
+ * (IBackgroundCopyJob::Cancel). The debt is written on the job row by the transaction that
+ * cancels the job (debtFor), so a crash right after Cancel still owes it; attempts are recorded
+ * as they end, and `list()` shows what is still owed.
+ *
+ * Crash seam: `cancel-session:answered`, after the server answered and before that is recorded.
  */
+import type { Clock } from '../shared/clock.js';
+import type { CrashSeam } from '../shared/crash-seam.js';
+import type { FileRecord, JobPatch, JobRecord } from '../job/records.js';
 import { DEFAULTS, type PendingCancellation } from '../job/types.js';
 import { pickEngine } from '../engine/job-runner.js';
-import type { FileRecord, JobRecord } from '../job/records.js';
-import { deleteTempFiles } from './local-files.js';
-import type { JobQueue } from './job-queue.js';
+import type { TransferEngine, TransferJob } from '../engine/types.js';
 import { toTransferFile } from './transfer-view.js';
 
 /** While an attempt is in flight its next-attempt time is pushed this far out, as a lease. */
 const ATTEMPT_LEASE_MS = 5 * 60 * 1000;
 
+export interface RemoteCancelDeps {
+  readonly clock: Clock;
+  readonly engines: readonly TransferEngine[];
+  readonly job: (jobId: string) => JobRecord | undefined;
+  readonly files: (jobId: string) => FileRecord[];
+  readonly transferJob: (job: JobRecord) => TransferJob;
+  readonly due: (now: number) => string[];
+  readonly earliestDue: () => number | null;
+  readonly owed: () => JobRecord[];
+  readonly lease: (jobId: string, until: number) => void;
+  readonly record: (jobId: string, outcome: { nextAt: number | null; attempts: number; lastError: string | null }) => void;
+  /** Settles once the job's transfer has stopped (an upload may be creating its session). */
+  readonly whenStopped: (jobId: string) => Promise<void>;
+  readonly wake: () => void;
+  readonly seam: CrashSeam;
+}
+
 export class RemoteCancels {
-  readonly #queue: JobQueue;
+  readonly #deps: RemoteCancelDeps;
   readonly #inflight = new Map<string, Promise<void>>();
   readonly #controller = new AbortController();
 
-  constructor(queue: JobQueue) {
-    this.#queue = queue;
+  constructor(deps: RemoteCancelDeps) {
+    this.#deps = deps;
   }
 
-  /** Deletes the job's local temp files and, for uploads, records the Cancel-Session debt. */
-  async afterCancel(job: JobRecord, files: readonly FileRecord[]): Promise<boolean> {
-    const paths = job.type === 'DOWNLOAD' ? files.map((f) => f.tempName) : job.replyTempName ? [job.replyTempName] : [];
-    const deleted = await deleteTempFiles(paths);
+  /**
+   * The columns that record a Cancel-Session debt for a job being cancelled, or null when its
+   * transfer never reached the server. Written in the same transaction as CANCELLED.
+   */
+  debtFor(job: JobRecord, files: readonly FileRecord[]): JobPatch | null {
     const file = files[0];
-    if (job.type !== 'DOWNLOAD' && file) {
-      const tjob = this.#queue.transferJob(job);
-      const engine = pickEngine(this.#queue.engines, tjob, file.remoteName);
-      if (engine?.cancelRemote && engine.needsRemoteCancel?.(toTransferFile(file))) {
-        const now = this.#queue.clock.now();
-        const windowSec = Math.min(DEFAULTS.cancelRetryWindowSec, job.noProgressTimeoutSec);
-        this.#queue.store.updateJob(job.id, {
-          cancelPending: true,
-          cancelNextAt: now,
-          cancelDeadline: now + windowSec * 1000,
-          cancelAttempts: 0,
-          cancelLastError: null,
-        });
-        this.#queue.scheduler.wake();
-      }
-    }
-    return deleted;
+    if (job.type === 'DOWNLOAD' || !file) return null;
+    const engine = pickEngine(this.#deps.engines, this.#deps.transferJob(job), file.remoteName);
+    if (!engine?.cancelRemote || !engine.needsRemoteCancel?.(toTransferFile(file))) return null;
+    const now = this.#deps.clock.now();
+    const windowSec = Math.min(DEFAULTS.cancelRetryWindowSec, job.noProgressTimeoutSec);
+    return { cancelPending: true, cancelNextAt: now, cancelDeadline: now + windowSec * 1000, cancelAttempts: 0, cancelLastError: null };
   }
 
   earliestDue(): number | null {
-    return this.#queue.store.earliestCancelAt();
+    return this.#deps.earliestDue();
   }
 
   fireDue(now: number): void {
-    for (const id of this.#queue.store.dueCancels(now)) {
+    for (const id of this.#deps.due(now)) {
       if (this.#inflight.has(id)) continue;
       const attempt = this.#attempt(id).finally(() => {
         this.#inflight.delete(id);
-        this.#queue.scheduler.wake();
+        this.#deps.wake();
       });
       this.#inflight.set(id, attempt);
     }
   }
 
   async #attempt(id: string): Promise<void> {
-    const { store, clock } = this.#queue;
-    const job = store.getJob(id);
-    const file = store.getFiles(id)[0];
+    const deps = this.#deps;
+    deps.lease(id, deps.clock.now() + ATTEMPT_LEASE_MS);
+    await deps.whenStopped(id);
+    const job = deps.job(id);
+    const file = deps.files(id)[0];
     if (!job || !file || !job.cancelPending) return;
-    store.updateJob(id, { cancelNextAt: clock.now() + ATTEMPT_LEASE_MS });
-    const tjob = this.#queue.transferJob(job);
-    const engine = pickEngine(this.#queue.engines, tjob, file.remoteName);
+    const tjob = deps.transferJob(job);
+    const engine = pickEngine(deps.engines, tjob, file.remoteName);
     let outcome: { done: true } | { done: false; error: string };
     if (!engine?.cancelRemote) {
       outcome = { done: true };
     } else {
       try {
-        outcome = await engine.cancelRemote({ job: tjob, file: toTransferFile(file), signal: this.#controller.signal, clock });
+        outcome = await engine.cancelRemote({ job: tjob, file: toTransferFile(file), signal: this.#controller.signal, clock: deps.clock });
       } catch (err) {
         outcome = { done: false, error: err instanceof Error ? err.message : String(err) };
       }
     }
     if (this.#controller.signal.aborted) {
       // Shutting down: try again at the next start.
-      store.updateJob(id, { cancelNextAt: clock.now() });
+      deps.record(id, { nextAt: deps.clock.now(), attempts: job.cancelAttempts, lastError: job.cancelLastError });
       return;
     }
-    const now = clock.now();
+    deps.seam('cancel-session:answered');
     const attempts = job.cancelAttempts + 1;
     if (outcome.done) {
-      store.updateJob(id, { cancelPending: false, cancelNextAt: null, cancelAttempts: attempts, cancelLastError: null });
+      deps.record(id, { nextAt: null, attempts, lastError: null });
       return;
     }
-    const next = now + job.minRetryDelaySec * 1000;
+    const next = deps.clock.now() + job.minRetryDelaySec * 1000;
     if (job.cancelDeadline === null || next > job.cancelDeadline) {
-      store.updateJob(id, {
-        cancelPending: false,
-        cancelNextAt: null,
-        cancelAttempts: attempts,
-        cancelLastError: `Gave up after ${attempts} attempts: ${outcome.error}`,
-      });
+      deps.record(id, { nextAt: null, attempts, lastError: `Gave up after ${attempts} attempts: ${outcome.error}` });
       return;
     }
-    store.updateJob(id, { cancelNextAt: next, cancelAttempts: attempts, cancelLastError: outcome.error });
+    deps.record(id, { nextAt: next, attempts, lastError: outcome.error });
   }
 
   list(): PendingCancellation[] {
-    return this.#queue.store.pendingCancels().map((job) => ({
+    return this.#deps.owed().map((job) => ({
       jobId: job.id,
       displayName: job.displayName,
-      remoteName: this.#queue.store.getFiles(job.id)[0]?.remoteName ?? '',
+      remoteName: this.#deps.files(job.id)[0]?.remoteName ?? '',
       attempts: job.cancelAttempts,
       nextAttemptAt: job.cancelNextAt,
       deadline: job.cancelDeadline,

@@ -1,81 +1,29 @@
 /**
- * The persistent job queue: the only module of bitsd that imports better-sqlite3.
+ * The persistent job queue: the only module of bitsd that imports better-sqlite3 (with
+ * open-database.ts and statements.ts beside it), and private to src/queue.
  *
- * The database file lives in a data directory created 0700, the file itself 0600. WAL mode,
- * foreign keys on, a busy timeout so a second process waits instead of failing. Every method is
- * synchronous (better-sqlite3 is) and small; callers group writes with `transaction()` so that a
- * state change and what it implies land together or not at all.
+ * Every method is synchronous (better-sqlite3 is) and small. Writes are named by what they
+ * record (writeTransition, recordFileProgress, markFileDelivered, ...); callers group them with
+ * `transaction()` so that a state change and what it implies land together or not at all.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { BitsError } from '../shared/errors.js';
-import type { AuthScheme, AuthTarget, Credentials, JobType } from '../job/types.js';
+import type Database from 'better-sqlite3';
+import type { BitsError } from '../shared/errors.js';
+import type { AuthScheme, AuthTarget, Credentials, FileIdentity, JobType } from '../job/types.js';
+import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
 import { GroupCommit } from './group-commit.js';
-import { defaultMigrationsDir, migrate, readMigrations } from './migrate.js';
+import { openDatabase, type OpenStoreOptions } from './open-database.js';
+import { fileFromRow, fileToRow, jobFromRow, jobToRow, type JobWithAggregate, type SqlRow, splitAggregate, type WriteStats } from './records.js';
+
+export type { JobAggregate, JobWithAggregate, WriteStats } from './records.js';
 import { RawRows } from './raw-rows.js';
-import type { FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
-import { fileFromRow, fileToRow, jobFromRow, jobToRow, type SqlRow } from './records.js';
 
-export const DATABASE_FILE = 'bitsd.sqlite';
-
-export interface OpenStoreOptions {
-  readonly dataDir: string;
-  readonly now: number;
-  readonly migrationsDir?: string;
-  readonly busyTimeoutMs?: number;
-}
-
-export interface JobAggregate {
-  readonly filesTotal: number;
-  readonly filesTransferred: number;
-  readonly bytesTransferred: number;
-  /** -1 when any file's size is unknown. */
-  readonly bytesTotal: number;
-}
-
-/** Writes issued through this store since it was opened (benchmarks report them per GiB). */
-export interface WriteStats {
-  /** INSERT/UPDATE/DELETE statements run. */
-  readonly statements: number;
-  /** SQLite transactions committed (one per group-commit batch, see group-commit.ts). */
-  readonly commits: number;
-}
-
-export interface JobWithAggregate {
-  readonly job: JobRecord;
-  readonly aggregate: JobAggregate;
-}
-
-type SqlValue = SqlRow[string];
-
-const FINAL = "('ACKNOWLEDGED', 'CANCELLED')";
-
-const AGGREGATE_SQL = `
-  COUNT(f.idx) AS files_total,
-  COALESCE(SUM(f.transferred), 0) AS files_transferred,
-  COALESCE(SUM(f.bytes_transferred), 0) AS bytes_transferred,
-  CASE WHEN COUNT(f.idx) = 0 THEN 0 WHEN MIN(f.bytes_total) < 0 THEN -1 ELSE SUM(f.bytes_total) END AS bytes_total`;
-
-function splitAggregate(row: SqlRow): JobWithAggregate {
-  // jobFromRow reads only the job's columns: no copy of the row without the aggregate (a rest
-  // spread of ~60 columns was most of this function's cost).
-  return {
-    job: jobFromRow(row),
-    aggregate: {
-      filesTotal: Number(row.files_total),
-      filesTransferred: Number(row.files_transferred),
-      bytesTransferred: Number(row.bytes_transferred),
-      bytesTotal: Number(row.bytes_total),
-    },
-  };
-}
+export { DATABASE_FILE, type OpenStoreOptions } from './open-database.js';
 
 export class JobStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #updateCache = new Map<string, Database.Statement>();
-  readonly #stmts;
+  readonly #stmts: Statements;
   readonly #group: GroupCommit;
   #statements = 0;
   #commits = 0;
@@ -94,108 +42,12 @@ export class JobStore {
         throw err;
       }),
     });
-    this.#stmts = {
-      getJob: new RawRows(db.prepare<[string], SqlValue[]>('SELECT * FROM jobs WHERE id = ?')),
-      getJobType: db.prepare<[string], { type: JobType }>('SELECT type FROM jobs WHERE id = ?'),
-      getJobAgg: new RawRows(
-        db.prepare<[string], SqlValue[]>(`SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`),
-      ),
-      listLive: new RawRows(
-        db.prepare<[], SqlValue[]>(
-          `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
-           WHERE j.state NOT IN ${FINAL} GROUP BY j.id ORDER BY j.created_at, j.rowid`,
-        ),
-      ),
-      listLiveByOwner: new RawRows(
-        db.prepare<[string], SqlValue[]>(
-          `SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id
-           WHERE j.state NOT IN ${FINAL} AND j.owner = ? GROUP BY j.id ORDER BY j.created_at, j.rowid`,
-        ),
-      ),
-      listLiveIds: db.prepare<[], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} ORDER BY created_at, rowid`),
-      listLiveIdsByOwner: db.prepare<[string], { id: string }>(
-        `SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND owner = ? ORDER BY created_at, rowid`,
-      ),
-      countLiveByOwner: db.prepare<[], { owner: string; n: number }>(
-        `SELECT owner, COUNT(*) AS n FROM jobs WHERE state NOT IN ${FINAL} GROUP BY owner`,
-      ),
-      deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
-      getFiles: db.prepare<[string], SqlRow>('SELECT * FROM files WHERE job_id = ? ORDER BY idx'),
-      getFile: db.prepare<[string, number], SqlRow>('SELECT * FROM files WHERE job_id = ? AND idx = ?'),
-      countFiles: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
-      insertFile: db.prepare(
-        `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
-         VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @transferred, @completed, @ranges, @engine_state)`,
-      ),
-      getCredentials: db.prepare<[string], SqlRow>('SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme'),
-      upsertCredential: db.prepare(
-        `INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (job_id, target, scheme) DO UPDATE SET user_name = excluded.user_name, password = excluded.password`,
-      ),
-      deleteCredential: db.prepare<[string, string, string]>('DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?'),
-      nextQueued: db.prepare<[number], { id: string }>(
-        "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? ORDER BY queue_seq LIMIT 1",
-      ),
-      queuedAtLevel: db.prepare<[number, number], { id: string }>(
-        "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? ORDER BY queue_seq LIMIT ?",
-      ),
-      hasQueuedAtOrAbove: db.prepare<[number], { one: number }>(
-        "SELECT 1 AS one FROM jobs WHERE state = 'QUEUED' AND priority <= ? LIMIT 1",
-      ),
-      maxQueueSeq: db.prepare<[], { m: number | null }>('SELECT MAX(queue_seq) AS m FROM jobs'),
-      earliestRetry: db.prepare<[], { at: number | null }>("SELECT MIN(retry_at) AS at FROM jobs WHERE state = 'TRANSIENT_ERROR'"),
-      dueRetries: db.prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND retry_at <= ? ORDER BY retry_at"),
-      earliestCancel: db.prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
-      dueCancels: db.prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
-      pendingCancels: new RawRows(db.prepare<[], SqlValue[]>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at')),
-      inactiveSince: db.prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
-      activeJobs: db.prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
-      purgeFinal: db.prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND final_at <= ?`),
-    };
+    this.#stmts = prepareStatements(db);
   }
 
   /** Opens (creating if needed) the database in `dataDir`, with owner-only permissions, migrated. */
   static open(options: OpenStoreOptions): JobStore {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    const dirStat = statSync(options.dataDir);
-    if (!dirStat.isDirectory()) {
-      throw new BitsError('ERROR_DIRECTORY', `The data directory ${options.dataDir} is not a directory.`);
-    }
-    // mkdir's mode is filtered by the umask and ignored for an existing directory: enforce it.
-    if ((dirStat.mode & 0o077) !== 0) chmodSync(options.dataDir, 0o700);
-    const path = join(options.dataDir, DATABASE_FILE);
-    // Create the file 0600 before SQLite does, so it never exists with looser permissions.
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
-
-    const db = new Database(path);
-    try {
-      db.pragma('journal_mode = WAL');
-      // NORMAL: commits are not fsynced one by one; the WAL is synced at checkpoints. A power loss
-      // can forget the last moments of queue changes but never corrupts the database, and a
-      // process crash loses nothing. Transfer engines sync file bytes before recording progress,
-      // so recorded progress is never ahead of the bytes on disk.
-      db.pragma('synchronous = NORMAL');
-      // Checkpoints (and their fsyncs) every ~40 MB of WAL instead of every 4 MB: with the default
-      // they were a third of the cost of each small commit under load.
-      db.pragma('wal_autocheckpoint = 10000');
-      db.pragma('foreign_keys = ON');
-      // The default 2 MB page cache holds ~2,000 jobs: beyond that every lookup and insert read
-      // pages back from the OS. 64 MB keeps a 100,000-job queue's tables and indexes in memory.
-      db.pragma('cache_size = -65536');
-      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-      migrate(db, readMigrations(options.migrationsDir ?? defaultMigrationsDir()), options.now);
-      for (const suffix of ['-wal', '-shm']) {
-        try {
-          chmodSync(path + suffix, 0o600);
-        } catch {
-          // The WAL and shared-memory files appear lazily; SQLite creates them with the db's mode.
-        }
-      }
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const { db, path } = openDatabase(options);
     return new JobStore(db, path);
   }
 
@@ -282,13 +134,7 @@ export class JobStore {
     return row ? splitAggregate(row) : undefined;
   }
 
-  /** Jobs not yet final, oldest first, with their progress totals; one query whatever the count. */
-  listLiveJobs(owner?: string): JobWithAggregate[] {
-    const rows = owner === undefined ? this.#stmts.listLive.all() : this.#stmts.listLiveByOwner.all(owner);
-    return rows.map(splitAggregate);
-  }
-
-  /** The ids of listLiveJobs(owner), in the same order, without reading rows or totals. */
+  /** Jobs not yet final, oldest first (by owner), without reading their rows or totals. */
   listLiveJobIds(owner?: string): string[] {
     const rows = owner === undefined ? this.#stmts.listLiveIds.all() : this.#stmts.listLiveIdsByOwner.all(owner);
     return rows.map((r) => r.id);
@@ -298,7 +144,12 @@ export class JobStore {
     return new Map(this.#stmts.countLiveByOwner.all().map((r) => [r.owner, r.n]));
   }
 
-  updateJob(id: string, patch: JobPatch): void {
+  /** The funnel's write: a transition's columns (state, timers, error, ...) and any set with it. */
+  writeTransition(id: string, patch: JobPatch): void {
+    this.#updateJob(id, patch);
+  }
+
+  #updateJob(id: string, patch: JobPatch): void {
     const row = jobToRow(patch);
     const cols = Object.keys(row);
     if (cols.length === 0) return;
@@ -306,11 +157,6 @@ export class JobStore {
     this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
       `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
     ).run(...Object.values(row), id);
-  }
-
-  deleteJob(id: string): void {
-    this.#write();
-    this.#stmts.deleteJob.run(id);
   }
 
   /** Removes final jobs that reached their final state before `before` (and owe no Cancel-Session). */
@@ -340,7 +186,56 @@ export class JobStore {
     this.#stmts.insertFile.run(fileToRow(file));
   }
 
-  updateFile(jobId: string, index: number, patch: FilePatch): void {
+  /** Progress of one file; the job's modification time moves and its no-progress window closes. */
+  recordFileProgress(jobId: string, index: number, patch: FileProgressPatch, now: number): void {
+    this.#updateFile(jobId, index, patch);
+    this.#updateJob(jobId, { modifiedAt: now, noProgressSince: null });
+  }
+
+  recordEngineState(jobId: string, index: number, engineState: Readonly<Record<string, unknown>>): void {
+    this.#updateFile(jobId, index, { engineState });
+  }
+
+  recordTempIdentity(jobId: string, index: number, identity: FileIdentity): void {
+    this.#updateFile(jobId, index, { tempIdentity: identity });
+  }
+
+  /** UPLOAD_REPLY: where the reply comes from and goes, and how far it got. */
+  recordReplyProgress(jobId: string, reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replyTempIdentity'>, now: number): void {
+    this.#updateJob(jobId, { ...reply, modifiedAt: now, noProgressSince: null });
+  }
+
+  /** Every byte of the file is transferred (`delivered`: uploads, which have nothing to move). */
+  markFileTransferred(jobId: string, index: number, delivered: boolean, now: number): void {
+    this.#updateFile(jobId, index, { transferred: true, completed: delivered });
+    this.#updateJob(jobId, { modifiedAt: now, noProgressSince: null });
+  }
+
+  /** Complete moved the file to its local name. */
+  markFileDelivered(jobId: string, index: number): void {
+    this.#updateFile(jobId, index, { completed: true });
+  }
+
+  setRemoteName(jobId: string, index: number, remoteName: string): void {
+    this.#updateFile(jobId, index, { remoteName });
+  }
+
+  /** A Cancel-Session attempt starts: hold the debt off other attempts until `until`. */
+  leaseCancelAttempt(jobId: string, until: number): void {
+    this.#updateJob(jobId, { cancelNextAt: until });
+  }
+
+  /** The outcome of a Cancel-Session attempt: next try at `nextAt`, or settled when null. */
+  recordCancelAttempt(jobId: string, outcome: { nextAt: number | null; attempts: number; lastError: string | null }): void {
+    this.#updateJob(jobId, {
+      cancelPending: outcome.nextAt !== null,
+      cancelNextAt: outcome.nextAt,
+      cancelAttempts: outcome.attempts,
+      cancelLastError: outcome.lastError,
+    });
+  }
+
+  #updateFile(jobId: string, index: number, patch: FilePatch): void {
     const row = fileToRow(patch);
     const cols = Object.keys(row);
     if (cols.length === 0) return;
@@ -382,10 +277,6 @@ export class JobStore {
     return this.#stmts.queuedAtLevel.all(priority, limit).map((r) => r.id);
   }
 
-  hasQueuedAtOrAbove(priority: number): boolean {
-    return this.#stmts.hasQueuedAtOrAbove.get(priority) !== undefined;
-  }
-
   maxQueueSeq(): number {
     return this.#stmts.maxQueueSeq.get()?.m ?? 0;
   }
@@ -415,6 +306,11 @@ export class JobStore {
     return this.#stmts.inactiveSince.all(modifiedAtOrBefore).map((r) => r.id);
   }
 
+  /** Jobs whose committed Complete or Cancel still owes local-file work (see JobRecord.fileIntent). */
+  jobsOwingFileWork(): string[] {
+    return this.#stmts.owingFileWork.all().map((r) => r.id);
+  }
+
   activeJobIds(): string[] {
     return this.#stmts.activeJobs.all().map((r) => r.id);
   }
@@ -433,4 +329,66 @@ export class JobStore {
     const read = (name: string): unknown => this.#db.pragma(name, { simple: true });
     return { journalMode: String(read('journal_mode')), foreignKeys: Number(read('foreign_keys')), busyTimeoutMs: Number(read('busy_timeout')), synchronous: Number(read('synchronous')) };
   }
+}
+
+type SqlValue = SqlRow[string];
+
+const FINAL = "('ACKNOWLEDGED', 'CANCELLED')";
+
+const AGGREGATE_SQL = `
+  COUNT(f.idx) AS files_total,
+  COALESCE(SUM(f.transferred), 0) AS files_transferred,
+  COALESCE(SUM(f.bytes_transferred), 0) AS bytes_transferred,
+  CASE WHEN COUNT(f.idx) = 0 THEN 0 WHEN MIN(f.bytes_total) < 0 THEN -1 ELSE SUM(f.bytes_total) END AS bytes_total`;
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** The store's fixed SQL, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  // Typed through Database.Statement (a name the emitted declarations can use) rather than the
+  // type better-sqlite3's prepare() infers.
+  const prepare = <P extends unknown[], R = unknown>(sql: string): Database.Statement<P, R> => db.prepare<P, R>(sql);
+  return {
+    getJob: new RawRows(prepare<[string], SqlValue[]>('SELECT * FROM jobs WHERE id = ?')),
+    getJobType: prepare<[string], { type: JobType }>('SELECT type FROM jobs WHERE id = ?'),
+    getJobAgg: new RawRows(
+      prepare<[string], SqlValue[]>(`SELECT j.*, ${AGGREGATE_SQL} FROM jobs j LEFT JOIN files f ON f.job_id = j.id WHERE j.id = ? GROUP BY j.id`),
+    ),
+    listLiveIds: prepare<[], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} ORDER BY created_at, rowid`),
+    listLiveIdsByOwner: prepare<[string], { id: string }>(
+      `SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND owner = ? ORDER BY created_at, rowid`,
+    ),
+    countLiveByOwner: prepare<[], { owner: string; n: number }>(
+      `SELECT owner, COUNT(*) AS n FROM jobs WHERE state NOT IN ${FINAL} GROUP BY owner`,
+    ),
+    getFiles: prepare<[string], SqlRow>('SELECT * FROM files WHERE job_id = ? ORDER BY idx'),
+    getFile: prepare<[string, number], SqlRow>('SELECT * FROM files WHERE job_id = ? AND idx = ?'),
+    countFiles: prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
+    insertFile: prepare<[Record<string, unknown>], unknown>(
+      `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
+       VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @transferred, @completed, @ranges, @engine_state)`,
+    ),
+    getCredentials: prepare<[string], SqlRow>('SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme'),
+    upsertCredential: prepare<[string, string, string, string | null, string | null], unknown>(
+      `INSERT INTO credentials (job_id, target, scheme, user_name, password) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (job_id, target, scheme) DO UPDATE SET user_name = excluded.user_name, password = excluded.password`,
+    ),
+    deleteCredential: prepare<[string, string, string]>('DELETE FROM credentials WHERE job_id = ? AND target = ? AND scheme = ?'),
+    nextQueued: prepare<[number], { id: string }>(
+      "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? AND file_intent IS NULL ORDER BY queue_seq LIMIT 1",
+    ),
+    queuedAtLevel: prepare<[number, number], { id: string }>(
+      "SELECT id FROM jobs WHERE state = 'QUEUED' AND priority = ? AND file_intent IS NULL ORDER BY queue_seq LIMIT ?",
+    ),
+    maxQueueSeq: prepare<[], { m: number | null }>('SELECT MAX(queue_seq) AS m FROM jobs'),
+    earliestRetry: prepare<[], { at: number | null }>("SELECT MIN(retry_at) AS at FROM jobs WHERE state = 'TRANSIENT_ERROR'"),
+    dueRetries: prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND retry_at <= ? ORDER BY retry_at"),
+    earliestCancel: prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
+    dueCancels: prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
+    pendingCancels: new RawRows(prepare<[], SqlValue[]>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at')),
+    inactiveSince: prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
+    owingFileWork: prepare<[], { id: string }>('SELECT id FROM jobs WHERE file_intent IS NOT NULL ORDER BY rowid'),
+    activeJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
+    purgeFinal: prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND file_intent IS NULL AND final_at <= ?`),
+  };
 }

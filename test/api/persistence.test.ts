@@ -106,7 +106,7 @@ describe('persistence', () => {
     await job.addFile(pathToFileURL(src).href, join(dir, 'd'));
     await mgr.close();
     const store = JobStore.open({ dataDir, now: Date.now() });
-    store.updateJob(job.id, { state: 'TRANSFERRING', activeSince: Date.now() - 1000 });
+    store.writeTransition(job.id, { state: 'TRANSFERRING', activeSince: Date.now() - 1000 });
     store.close();
     mgr = await BackgroundCopyManager.open({ dataDir });
     const again = await mgr.getJob(job.id);

@@ -36,11 +36,11 @@ async function main(): Promise<void> {
       quotas: { jobsPerUser: 1e9, jobsPerMachine: 1e9 },
       concurrency: { background: task.background },
     });
-    const before = mgr.queue.store.writeStats();
+    const before = mgr.queue.writeStats();
     const t0 = performance.now();
     await runJobs(mgr, task);
     const ms = performance.now() - t0;
-    const after = mgr.queue.store.writeStats();
+    const after = mgr.queue.writeStats();
     await mgr.close();
     result = { ms, writes: { statements: after.statements - before.statements, commits: after.commits - before.commits } };
   } else if (task.task === 'transfer-ipc') {

@@ -104,7 +104,8 @@ describe('store pragmas', () => {
       expect(() => store.insertFile({ ...file, jobId: '{00000000-0000-4000-8000-0000000000ff}' })).toThrowError(/FOREIGN KEY constraint failed/);
       store.insertFile(file);
       store.setCredential(JOB, { target: 'SERVER', scheme: 'BASIC', userName: 'u', password: 'p' });
-      store.deleteJob(JOB);
+      store.writeTransition(JOB, { state: 'CANCELLED', finalAt: 1 });
+      expect(store.purgeFinalJobs(2)).toBe(1);
       expect(store.getFiles(JOB)).toEqual([]);
       expect(store.getCredentials(JOB)).toEqual([]);
     } finally {
@@ -119,7 +120,7 @@ describe('store pragmas', () => {
     try {
       const held = await holdWriteLock(path, 300);
       const start = performance.now();
-      patient.updateJob(JOB, { description: 'after the lock' }); // blocks this thread until the worker commits
+      patient.writeTransition(JOB, { description: 'after the lock' }); // blocks this thread until the worker commits
       expect(performance.now() - start).toBeGreaterThanOrEqual(150);
       await held.done;
       expect(patient.getJob(JOB)?.description).toBe('after the lock');
@@ -131,7 +132,7 @@ describe('store pragmas', () => {
     try {
       expect(impatient.pragmas().busyTimeoutMs).toBe(0);
       const held = await holdWriteLock(path, 300);
-      expect(() => impatient.updateJob(JOB, { description: 'too early' })).toThrowError(/database is locked/);
+      expect(() => impatient.writeTransition(JOB, { description: 'too early' })).toThrowError(/database is locked/);
       await held.done;
       expect(impatient.getJob(JOB)?.description).toBe('held');
     } finally {

@@ -11,6 +11,7 @@ import type { BackgroundCopyJob } from '../../../src/index.js';
 import type { FaultPlan } from '../../../src/server/index.js';
 import { FRAGMENT, SEC, advanceAndWait, content, harness, packetsOf, waitState } from './helpers.js';
 import type { Harness } from './helpers.js';
+import { toTransferJob } from '../../../src/queue/transfer-view.js';
 
 const HOUR = 3600 * SEC;
 
@@ -215,7 +216,7 @@ describe('Cancel-Session and the shared abort signal', () => {
     const controller = new AbortController();
     const job = await h.mgr.createJob('direct', 'UPLOAD');
     const remoteName = `${h.server.url}/up/direct.bin`;
-    const transferJob = h.mgr.queue.transferJob(h.mgr.queue.record(job.id));
+    const transferJob = toTransferJob(h.mgr.queue.record(job.id), []);
     const engineState = { format: 'bits-upload/1', phase: 'uploading', sessionId: '{00000000-0000-0000-0000-000000000001}' };
     const file = { index: 0, remoteName, localName: '/nonexistent', tempName: '/nonexistent.tmp', bytesTotal: 1, bytesTransferred: 0, ranges: null, engineState, tempIdentity: null };
     for (let i = 0; i < 12; i++) {

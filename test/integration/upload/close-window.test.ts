@@ -18,7 +18,7 @@ const DELAY = 600 * SEC;
 const closePackets = (h: Harness): number => packetsOf(h.server, 'close-session').length;
 
 function engineState(h: Harness, job: BackgroundCopyJob) {
-  const [file] = h.mgr.queue.store.getFiles(job.id);
+  const [file] = h.mgr.queue.reads.getFiles(job.id);
   if (!file) throw new Error('no file');
   return readUploadState(file.engineState);
 }

@@ -14,6 +14,7 @@ function job(state: JobState, over: Partial<MachineJob> = {}): MachineJob {
     minimumRetryDelaySec: 600,
     noProgressTimeoutSec: 1_209_600,
     noProgressSince: null,
+    fileIntent: null,
     ...over,
   };
 }
@@ -27,7 +28,7 @@ function next(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}):
 function effects(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}): string[] {
   const r = transition(job(state, over), event, NOW);
   if (!r.ok) throw r.error;
-  return r.effects.map((e) => (e.type === 'notify' ? `notify:${e.kind}` : e.type));
+  return r.effects.map((e) => (e.type === 'notify' ? `notify:${e.kind}` : e.type === 'owe-file-work' ? `owe-file-work:${e.intent}` : e.type));
 }
 
 function refused(state: JobState, event: JobEvent, over: Partial<MachineJob> = {}): string {
@@ -144,24 +145,60 @@ describe('job state machine (bits-api.md (b))', () => {
 
   it.each(NON_FINAL)('%s -> CANCELLED on Cancel and on the 90-day inactivity expiry', (state) => {
     expect(next(state, { type: 'CANCEL' })).toBe('CANCELLED');
-    expect(effects(state, { type: 'CANCEL' })).toEqual(expect.arrayContaining(['abort-transfer', 'delete-temp-files']));
+    expect(effects(state, { type: 'CANCEL' })).toEqual(expect.arrayContaining(['abort-transfer', 'owe-file-work:DISCARD']));
     expect(next(state, { type: 'INACTIVITY_EXPIRED' })).toBe('CANCELLED');
+    expect(effects(state, { type: 'INACTIVITY_EXPIRED' })).toContain('owe-file-work:DISCARD');
   });
 
-  it.each(NON_FINAL)('download %s: Complete is allowed, then ACKNOWLEDGED', (state) => {
+  it('a cancelled job owing DISCARD takes only FILES_DISCARDED, which clears the debt', () => {
+    expect(next('CANCELLED', { type: 'FILES_DISCARDED' }, { fileIntent: 'DISCARD' })).toBe('CANCELLED');
+    expect(effects('CANCELLED', { type: 'FILES_DISCARDED' }, { fileIntent: 'DISCARD' })).toEqual(['clear-file-work']);
+    expect(refused('CANCELLED', { type: 'FILES_DISCARDED' })).toBe('BG_E_INVALID_STATE');
+    expect(refused('CANCELLED', { type: 'COMPLETE' }, { fileIntent: 'DISCARD' })).toBe('BG_E_INVALID_STATE');
+  });
+
+  it.each(NON_FINAL)('download %s: Complete owes DELIVER, then COMPLETED makes it ACKNOWLEDGED', (state) => {
     expect(next(state, { type: 'COMPLETE' })).toBe(state);
-    expect(next(state, { type: 'COMPLETED' })).toBe('ACKNOWLEDGED');
+    expect(effects(state, { type: 'COMPLETE' })).toEqual(expect.arrayContaining(['abort-transfer', 'owe-file-work:DELIVER']));
+    expect(next(state, { type: 'COMPLETED' }, { fileIntent: 'DELIVER' })).toBe('ACKNOWLEDGED');
+    expect(effects(state, { type: 'COMPLETED' }, { fileIntent: 'DELIVER' })).toContain('clear-file-work');
   });
 
-  it.each(['UPLOAD', 'UPLOAD_REPLY'] as const)('%s: Complete only from TRANSFERRED', (type) => {
-    expect(next('TRANSFERRED', { type: 'COMPLETE' }, { type })).toBe('TRANSFERRED');
-    for (const state of NON_FINAL.filter((s) => s !== 'TRANSFERRED')) {
-      expect(refused(state, { type: 'COMPLETE' }, { type })).toBe('BG_E_INVALID_STATE');
+  it('COMPLETED, COMPLETE_FAILED and FILES_DISCARDED are refused when nothing is owed', () => {
+    for (const type of ['COMPLETED', 'COMPLETE_FAILED', 'FILES_DISCARDED'] as const) {
+      for (const state of NON_FINAL) expect(refused(state, { type })).toBe('BG_E_INVALID_STATE');
     }
   });
 
-  it('a failed rename during Complete leaves the job TRANSFERRED', () => {
-    expect(next('TRANSFERRING', { type: 'COMPLETE_FAILED' })).toBe('TRANSFERRED');
+  it('while Complete moves files (DELIVER owed) every other event is refused: no Cancel, Resume or dispatch in between', () => {
+    const events: JobEvent[] = [
+      { type: 'CANCEL' }, { type: 'RESUME' }, { type: 'SUSPEND' }, { type: 'COMPLETE' }, { type: 'MODIFY' }, { type: 'DISPATCH' },
+      { type: 'RETRY_DUE' }, { type: 'RECOVER' }, { type: 'INACTIVITY_EXPIRED' }, { type: 'FILES_DISCARDED' },
+    ];
+    for (const state of ['QUEUED', 'TRANSIENT_ERROR', 'TRANSFERRED', 'CONNECTING'] as const) {
+      for (const event of events) expect(refused(state, event, { fileIntent: 'DELIVER' }), `${state} ${event.type}`).toBe('BG_E_INVALID_STATE');
+    }
+  });
+
+  it('UPLOAD: Complete only from TRANSFERRED, straight to ACKNOWLEDGED (nothing to move)', () => {
+    expect(next('TRANSFERRED', { type: 'COMPLETE' }, { type: 'UPLOAD' })).toBe('ACKNOWLEDGED');
+    expect(effects('TRANSFERRED', { type: 'COMPLETE' }, { type: 'UPLOAD' })).not.toContain('owe-file-work:DELIVER');
+    for (const state of NON_FINAL.filter((s) => s !== 'TRANSFERRED')) {
+      expect(refused(state, { type: 'COMPLETE' }, { type: 'UPLOAD' })).toBe('BG_E_INVALID_STATE');
+    }
+  });
+
+  it('UPLOAD_REPLY: Complete only from TRANSFERRED, owing the reply (DELIVER)', () => {
+    expect(next('TRANSFERRED', { type: 'COMPLETE' }, { type: 'UPLOAD_REPLY' })).toBe('TRANSFERRED');
+    expect(effects('TRANSFERRED', { type: 'COMPLETE' }, { type: 'UPLOAD_REPLY' })).toContain('owe-file-work:DELIVER');
+    for (const state of NON_FINAL.filter((s) => s !== 'TRANSFERRED')) {
+      expect(refused(state, { type: 'COMPLETE' }, { type: 'UPLOAD_REPLY' })).toBe('BG_E_INVALID_STATE');
+    }
+  });
+
+  it('a failed rename during Complete leaves the job TRANSFERRED and settles the debt', () => {
+    expect(next('TRANSFERRING', { type: 'COMPLETE_FAILED' }, { fileIntent: 'DELIVER' })).toBe('TRANSFERRED');
+    expect(effects('TRANSFERRING', { type: 'COMPLETE_FAILED' }, { fileIntent: 'DELIVER' })).toContain('clear-file-work');
   });
 
   it('setters (MODIFY) are allowed in every non-final state and raise JobModification', () => {
@@ -177,7 +214,7 @@ describe('job state machine (bits-api.md (b))', () => {
       { type: 'COMPLETE_FAILED' }, { type: 'MODIFY' }, { type: 'DISPATCH' }, { type: 'CONNECTED' },
       { type: 'ALL_TRANSFERRED' }, { type: 'TRANSIENT_FAILURE', error: failure }, { type: 'FATAL_FAILURE', error: failure },
       { type: 'PREEMPT' }, { type: 'RETRY_DUE' }, { type: 'NO_PROGRESS_TIMEOUT' }, { type: 'MAX_DOWNLOAD_TIME' },
-      { type: 'INACTIVITY_EXPIRED' }, { type: 'RECOVER' },
+      { type: 'INACTIVITY_EXPIRED' }, { type: 'RECOVER' }, { type: 'FILES_DISCARDED' },
     ];
 
     it.each(FINAL)('every event on a final job (%s)', (state) => {

@@ -1,0 +1,61 @@
+/**
+ * What the job runner (engine/job-runner.ts) needs from the queue: the job's settings and files
+ * to transfer, a ProgressSink per file, and the transitions a run ends in. Reads come from the
+ * store, every write goes through the funnel.
+ */
+import type { BitsError } from '../shared/errors.js';
+import type { FileRecord, JobRecord } from '../job/records.js';
+import type { Credentials } from '../job/types.js';
+import type { RunnerHost } from '../engine/job-runner.js';
+import type { ProgressSink, TransferFile, TransferJob } from '../engine/types.js';
+import type { JobFunnel } from './funnel.js';
+import { FileProgressSink } from './progress-sink.js';
+import { toTransferFile, toTransferJob } from './transfer-view.js';
+
+export interface RunnerReads {
+  getJob(jobId: string): JobRecord | undefined;
+  getFiles(jobId: string): FileRecord[];
+  getCredentials(jobId: string): Credentials[];
+}
+
+export class QueueRunnerHost implements RunnerHost {
+  readonly #reads: RunnerReads;
+  readonly #funnel: JobFunnel;
+
+  constructor(reads: RunnerReads, funnel: JobFunnel) {
+    this.#reads = reads;
+    this.#funnel = funnel;
+  }
+
+  load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
+    const job = this.#reads.getJob(jobId);
+    if (!job) return null;
+    const files = this.#reads.getFiles(jobId).filter((f) => !f.transferred).map(toTransferFile);
+    return { job: this.transferJob(job), files };
+  }
+
+  transferJob(job: JobRecord): TransferJob {
+    return toTransferJob(job, this.#reads.getCredentials(job.id));
+  }
+
+  sink(jobId: string, file: TransferFile, signal: AbortSignal): ProgressSink {
+    return new FileProgressSink(this.#funnel, jobId, file, signal);
+  }
+
+  fileTransferred(jobId: string, fileIndex: number): void {
+    this.#funnel.fileTransferred(jobId, fileIndex);
+  }
+
+  allTransferred(jobId: string): void {
+    this.#funnel.tryApply(jobId, { type: 'ALL_TRANSFERRED' });
+  }
+
+  failed(jobId: string, error: BitsError, fileIndex: number | null): void {
+    const job = this.#reads.getJob(jobId);
+    if (!job) return;
+    const info = { hresult: error.hresult, code: error.code, context: error.context, message: error.message, fileIndex };
+    // A custom HTTP method makes every error fatal (HttpOptions2::SetHttpMethod).
+    const transient = error.transient && job.httpMethod === null;
+    this.#funnel.tryApply(jobId, transient ? { type: 'TRANSIENT_FAILURE', error: info } : { type: 'FATAL_FAILURE', error: info });
+  }
+}
