@@ -3,31 +3,24 @@
  * validates its arguments first, then makes one atomic change through the queue: a call that
  * throws has persisted nothing.
  */
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BitsError, invalidArg, notImplemented } from '../shared/errors.js';
-import { describeContext, describeHresult, type ErrorContext } from '../shared/hresult.js';
-import { localFileError } from '../shared/os-errors.js';
 import * as v from '../job/validate.js';
-import { RESTING_STATES, LIMITS, type AuthScheme, type AuthTarget, type Credentials, type FileRange, type JobProgress, type JobPropertyName, type JobState, type JobTimes, type JobType, type Priority, type ProxySettings } from '../job/types.js';
+import { type AuthScheme, type AuthTarget, type ClientCertificate, type Credentials, type FileRange, type JobProgress, type JobPropertyName, type JobState, type JobTimes, type JobType, type Priority, type ProxySettings } from '../job/types.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { defaultReplyFileName } from '../queue/file-work.js';
-import { tempNameFor } from '../queue/local-files.js';
 import type { ApplyOptions } from '../queue/funnel.js';
 import type { BitsEvents } from '../job/events.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobEvent } from '../job/machine.js';
-import type { ClientCertificate } from '../job/types.js';
 import { BackgroundCopyFileImpl } from './file.js';
+import { errorOf } from './job-error.js';
+import { readReplyData } from './job-reply.js';
+import { checkNewFiles, insertNewFiles } from './job-files.js';
+import { watchJob } from './job-watch.js';
+import { checkDirectory, checkReadable } from './local-access.js';
 import { propertyPatch, readProperty } from './job-properties.js';
 import type { BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from './types.js';
-
-interface NewFile {
-  readonly remoteName: string;
-  readonly localName: string;
-  readonly ranges: readonly FileRange[] | null;
-}
 
 export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   readonly id: string;
@@ -95,29 +88,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async getError(): Promise<JobError> {
     const job = this.#job();
-    if ((job.state !== 'ERROR' && job.state !== 'TRANSIENT_ERROR') || job.errorHresult === null) {
-      throw new BitsError('BG_E_ERROR_INFORMATION_UNAVAILABLE', `The job is ${job.state}: error information exists only in ERROR or TRANSIENT_ERROR.`);
-    }
-    const file = job.errorFileIndex === null ? undefined : this.#queue.reads.getFiles(this.id).find((f) => f.index === job.errorFileIndex);
-    const context = (job.errorContext ?? 'UNKNOWN') as ErrorContext;
-    let protocol: string | null = null;
-    if (file) {
-      try {
-        protocol = new URL(file.remoteName).protocol.slice(0, -1);
-      } catch {
-        protocol = null;
-      }
-    }
-    return {
-      hresult: job.errorHresult,
-      code: job.errorCode ?? '',
-      context,
-      file: file ? { remoteName: file.remoteName, localName: file.localName } : null,
-      description: describeHresult(job.errorHresult),
-      contextDescription: describeContext(context),
-      protocol,
-      message: job.errorMessage ?? '',
-    };
+    return errorOf(job, job.errorFileIndex === null ? undefined : this.#queue.reads.getFiles(this.id).find((f) => f.index === job.errorFileIndex));
   }
 
   async getErrorCount(): Promise<number> {
@@ -151,41 +122,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async #addFiles(entries: readonly FileInfo[], ranges: readonly FileRange[] | null): Promise<void> {
-    const type = this.#jobType();
-    const files: NewFile[] = [];
-    for (const entry of entries) {
-      const e = (entry ?? {}) as Partial<FileInfo>;
-      v.checkRemoteName(e.remoteName, type);
-      const localName = v.checkLocalName(e.localName);
-      await checkLocalAccess(type, localName);
-      files.push({ remoteName: e.remoteName as string, localName, ranges });
-    }
-    const { quotas } = this.#queue;
-    await this.#modify({}, (current, tx) => {
-      const count = tx.countFiles(this.id);
-      if (current.type !== 'DOWNLOAD' && count + files.length > 1) {
-        throw new BitsError('BG_E_TOO_MANY_FILES', `${current.type} jobs hold exactly one file; this job would have ${count + files.length}.`);
-      }
-      if (count + files.length > quotas.filesPerJob) {
-        throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
-      }
-      files.forEach((f, i) => {
-        tx.insertFile({
-          jobId: this.id,
-          index: count + i,
-          remoteName: f.remoteName,
-          localName: f.localName,
-          tempName: tempNameFor(f.localName),
-          bytesTotal: -1,
-          bytesTransferred: 0,
-          transferred: false,
-          completed: false,
-          ranges: f.ranges,
-          engineState: {},
-          tempIdentity: null,
-        });
-      });
-    });
+    const files = await checkNewFiles(this.#jobType(), entries, ranges);
+    await this.#modify({}, (current, tx) => insertNewFiles(current, tx, files, this.#queue.quotas));
   }
 
   async enumFiles(): Promise<BackgroundCopyFileImpl[]> {
@@ -216,13 +154,9 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   // ---- lifecycle -------------------------------------------------------------------------------
 
   async resume(): Promise<void> {
-    const patch: Partial<JobRecord> = { everResumed: true };
-    const job = this.#jobType() === 'UPLOAD_REPLY' ? this.#job() : null;
-    if (job !== null && job.replyFileName === null) {
-      const upload = this.#queue.reads.getFiles(this.id)[0];
-      if (upload) (patch as { replyFileName: string }).replyFileName = defaultReplyFileName(upload.localName);
-    }
-    await this.#apply({ type: 'RESUME' }, { patch });
+    // An UPLOAD_REPLY job without a reply file name gets bitsd's default at its first Resume.
+    const upload = this.#jobType() === 'UPLOAD_REPLY' && this.#job().replyFileName === null ? this.#queue.reads.getFiles(this.id)[0] : undefined;
+    await this.#apply({ type: 'RESUME' }, { patch: { everResumed: true, ...(upload ? { replyFileName: defaultReplyFileName(upload.localName) } : {}) } });
   }
 
   async suspend(): Promise<void> {
@@ -363,9 +297,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     const c = (certificate ?? {}) as Partial<ClientCertificate>;
     const certFile = v.checkLocalName(c.certFile, 'The certificate file');
     const keyFile = c.keyFile == null ? null : v.checkLocalName(c.keyFile, 'The key file');
-    for (const path of [certFile, keyFile]) {
-      if (path) await access(path, constants.R_OK).catch((err: unknown) => { throw localFileError(err, `Cannot read ${path}`); });
-    }
+    for (const path of [certFile, keyFile]) if (path) await checkReadable(path);
     await this.#modify({ clientCertFile: certFile, clientKeyFile: keyFile });
   }
 
@@ -421,22 +353,7 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   async getReplyData(): Promise<Buffer | null> {
-    const job = this.#job();
-    if (job.type !== 'UPLOAD_REPLY') throw notImplemented(`getReplyData for ${job.type} jobs (upload-reply jobs only)`);
-    if (job.state !== 'TRANSFERRED' && job.state !== 'ACKNOWLEDGED') {
-      throw new BitsError('BG_E_INVALID_STATE', `The reply is available once the job is TRANSFERRED; it is ${job.state}.`);
-    }
-    if (job.replyUrl === null) return null;
-    if (job.replyBytesTotal > LIMITS.replyData) {
-      throw new BitsError('BG_E_TOO_LARGE', `The reply is ${job.replyBytesTotal} bytes, more than the ${LIMITS.replyData}-byte limit of getReplyData; read the reply file after complete().`);
-    }
-    const path = job.state === 'ACKNOWLEDGED' ? job.replyFileName : job.replyTempName;
-    if (!path) return null;
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw localFileError(err, `Cannot read the reply ${path}`);
-    }
+    return readReplyData(this.#job());
   }
 
   // ---- Job5 properties -------------------------------------------------------------------------
@@ -464,90 +381,11 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
     };
   }
 
-  async *watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<WatchEvent> {
-    const { signal } = options;
-    signal?.throwIfAborted();
-    let pending: WatchEvent['kind'] | null = null;
-    let wake: (() => void) | null = null;
-    const onChange = (data: { jobId: string; kind: WatchEvent['kind'] }): void => {
-      if (data.jobId !== this.id) return;
-      // Coalesce: a state change outranks progress, which outranks a property change.
-      if (pending !== 'state') pending = data.kind === 'state' || pending === null ? data.kind : pending;
-      wake?.();
-    };
-    const onAbort = (): void => wake?.();
-    this.#queue.events.on('change', onChange);
-    signal?.addEventListener('abort', onAbort);
-    try {
-      let snapshot = this.#snapshot('state');
-      yield snapshot;
-      while (!RESTING_STATES.has(snapshot.state) && !signal?.aborted) {
-        if (pending === null) await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        if (signal?.aborted || pending === null) continue;
-        const kind: WatchEvent['kind'] = pending;
-        pending = null;
-        snapshot = this.#snapshot(kind);
-        yield snapshot;
-      }
-    } finally {
-      this.#queue.events.off('change', onChange);
-      signal?.removeEventListener('abort', onAbort);
-    }
+  watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<WatchEvent> {
+    return watchJob(this.#queue.events, this.id, (kind) => this.#snapshot(kind), options.signal);
   }
 
   #snapshot(kind: WatchEvent['kind']): WatchEvent {
     return { kind, state: this.#job().state, progress: this.#progress() };
-  }
-}
-
-/**
- * Download directories that passed the check below within DIR_CHECK_TTL_MS. AddFile comes in
- * bursts (200 files of a job, thousands of jobs into one directory), and checking the same
- * directory again each time cost two thread-pool round trips per call (bench case 5). A directory
- * removed within the window is reported by the transfer instead (ERROR_PATH_NOT_FOUND), as one
- * removed right after AddFile always was. Only successes are remembered.
- */
-const DIR_CHECK_TTL_MS = 1000;
-const checkedDirs = new Map<string, number>();
-
-/** AddFile's local checks: the directory exists (and is writable for downloads); an upload source is readable. */
-async function checkLocalAccess(type: JobType, localName: string): Promise<void> {
-  if (type === 'DOWNLOAD') {
-    const dir = dirname(localName);
-    // The transfer writes BITxxxxxxxx.tmp beside the file: that path must fit too.
-    const tempBytes = Buffer.byteLength(dir) + '/BITxxxxxxxx.tmp'.length;
-    if (tempBytes > LIMITS.localPath) {
-      throw invalidArg(`The directory ${dir} is too deep for the download's temp file (${tempBytes} bytes, the limit is ${LIMITS.localPath}): use a shorter path.`);
-    }
-    const checkedAt = checkedDirs.get(dir);
-    if (checkedAt !== undefined && performance.now() - checkedAt < DIR_CHECK_TTL_MS) return;
-    await checkDirectory(dir);
-    try {
-      await access(dir, constants.W_OK);
-    } catch {
-      throw new BitsError('E_ACCESSDENIED', `Cannot write to the directory ${dir}: choose a directory this user can write to, or change its permissions.`);
-    }
-    if (checkedDirs.size >= 1024) checkedDirs.clear();
-    checkedDirs.set(dir, performance.now());
-    return;
-  }
-  try {
-    const info = await stat(localName);
-    if (!info.isFile()) throw invalidArg(`The upload source ${localName} is not a regular file.`);
-    await access(localName, constants.R_OK);
-  } catch (err) {
-    if (err instanceof BitsError) throw err;
-    throw localFileError(err, `Cannot read the upload source ${localName}`);
-  }
-}
-
-async function checkDirectory(dir: string): Promise<void> {
-  try {
-    const info = await stat(dir);
-    if (!info.isDirectory()) throw invalidArg(`${dir} is not a directory.`);
-  } catch (err) {
-    if (err instanceof BitsError) throw err;
-    throw invalidArg(`The directory ${dir} does not exist; create it first.`);
   }
 }

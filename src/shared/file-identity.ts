@@ -5,17 +5,17 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import type { FileIdentity } from '../job/types.js';
 import { errnoOf } from './os-errors.js';
 
-export function identityOf(stats: BigIntStats): FileIdentity {
+/** "<dev>:<ino>" (job/types.ts FileIdentity). */
+export function identityOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}`;
 }
 
 export type Occupant =
   | { readonly kind: 'absent' }
   /** A regular file; `identity` says which. */
-  | { readonly kind: 'file'; readonly identity: FileIdentity; readonly links: number }
+  | { readonly kind: 'file'; readonly identity: string; readonly links: number }
   /** A symlink, directory, device, FIFO or socket: never bitsd's temp file. */
   | { readonly kind: 'other' };
 
