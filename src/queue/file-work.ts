@@ -17,7 +17,11 @@ import type { BitsError } from '../shared/errors.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
 import type { JobEvent } from '../job/machine.js';
 import type { FileRecord, JobRecord } from '../job/records.js';
-import { deliverFile, deliverReply, discardFile, type OwnedTemp } from './local-files.js';
+import type { FileIdentity } from '../job/types.js';
+import { deliverFile, deliverReply, discardFile, identityFor, type OwnedTemp } from './local-files.js';
+
+/** A file's temp file, or an UPLOAD_REPLY job's reply temp file. */
+export type TempTarget = { readonly fileIndex: number } | 'reply';
 
 export type FileWorkOutcome =
   /** Nothing was owed (an UPLOAD's Complete, or someone else settled it). */
@@ -32,6 +36,8 @@ export interface FileWorkDeps {
   readonly files: (jobId: string) => FileRecord[];
   readonly settle: (jobId: string, event: JobEvent) => void;
   readonly fileDelivered: (jobId: string, fileIndex: number) => void;
+  /** Records which file a temp file is (the engine did not, or the row predates identities). */
+  readonly tempIdentified: (jobId: string, target: TempTarget, identity: FileIdentity) => void;
   /** Settles once every write made so far is committed. */
   readonly committed: () => Promise<void>;
   /** Settles once the job's transfer (if any) has stopped touching its files. */
@@ -74,7 +80,7 @@ export class FileWork {
             partial = true;
             continue;
           }
-          await deliverFile(ownedTemp(file), file.localName);
+          await deliverFile(await this.#identified(job.id, { fileIndex: file.index }, ownedTemp(file)), file.localName);
           deps.seam('complete:renamed');
           deps.fileDelivered(job.id, file.index);
           await deps.committed();
@@ -86,7 +92,7 @@ export class FileWork {
       } else {
         const target = job.replyFileName ?? (files[0] ? defaultReplyFileName(files[0].localName) : null);
         if (job.replyTempName !== null && target !== null) {
-          await deliverReply({ tempName: job.replyTempName, identity: job.replyTempIdentity }, target);
+          await deliverReply(await this.#identified(job.id, 'reply', { tempName: job.replyTempName, identity: job.replyTempIdentity }), target);
           deps.seam('complete:renamed');
         }
       }
@@ -99,6 +105,21 @@ export class FileWork {
     deps.settle(job.id, { type: 'COMPLETED' });
     await deps.committed();
     return { kind: 'delivered', partial };
+  }
+
+  /**
+   * A temp file about to be moved, with its identity recorded first: after a crash between the
+   * rename and its record, start-up recognises the file at its final name as the one it moved.
+   * Without an identity from the engine, a regular file with one link at the name is taken as
+   * bitsd's (identityFor); anything else is refused by deliverFile.
+   */
+  async #identified(jobId: string, target: TempTarget, temp: OwnedTemp): Promise<OwnedTemp> {
+    if (temp.identity !== null) return temp;
+    const identity = await identityFor(temp);
+    if (identity === null) return temp;
+    this.#deps.tempIdentified(jobId, target, identity);
+    await this.#deps.committed();
+    return { ...temp, identity };
   }
 
   async #discard(job: JobRecord): Promise<FileWorkOutcome> {

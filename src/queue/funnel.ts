@@ -154,6 +154,10 @@ export class JobFunnel implements ProgressWrites {
     this.#store.recordTempIdentity(jobId, fileIndex, identity);
   }
 
+  recordReplyTempIdentity(jobId: string, identity: FileIdentity): void {
+    this.#store.recordReplyTempIdentity(jobId, identity);
+  }
+
   recordReplyProgress(jobId: string, reply: ReplyInfo): void {
     this.#store.recordReplyProgress(
       jobId,
@@ -190,10 +194,6 @@ export class JobFunnel implements ProgressWrites {
   }
 
   // ---- the Cancel-Session debt (remote-cancels.ts) -------------------------------------------
-
-  leaseCancelAttempt(jobId: string, until: number): void {
-    this.#store.leaseCancelAttempt(jobId, until);
-  }
 
   recordCancelAttempt(jobId: string, outcome: { nextAt: number | null; attempts: number; lastError: string | null }): void {
     this.#store.recordCancelAttempt(jobId, outcome);

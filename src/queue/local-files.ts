@@ -37,6 +37,12 @@ function isOurs(occupant: Occupant, identity: FileIdentity | null): boolean {
   return identity === null ? occupant.links === 1 : occupant.identity === identity;
 }
 
+/** The identity of an unrecorded temp file that may be bitsd's (see isOurs), or null. */
+export async function identityFor(temp: OwnedTemp): Promise<FileIdentity | null> {
+  const occupant = await occupantOf(temp.tempName).catch(() => ({ kind: 'other' }) as const);
+  return occupant.kind === 'file' && isOurs(occupant, null) ? occupant.identity : null;
+}
+
 function takenOver(path: string, what: string): BitsError {
   return new BitsError(
     'BG_E_LOCAL_FILE_CHANGED',

@@ -15,9 +15,6 @@ import { pickEngine } from '../engine/job-runner.js';
 import type { TransferEngine, TransferJob } from '../engine/types.js';
 import { toTransferFile } from './transfer-view.js';
 
-/** While an attempt is in flight its next-attempt time is pushed this far out, as a lease. */
-const ATTEMPT_LEASE_MS = 5 * 60 * 1000;
-
 export interface RemoteCancelDeps {
   readonly clock: Clock;
   readonly engines: readonly TransferEngine[];
@@ -25,9 +22,9 @@ export interface RemoteCancelDeps {
   readonly files: (jobId: string) => FileRecord[];
   readonly transferJob: (job: JobRecord) => TransferJob;
   readonly due: (now: number) => string[];
-  readonly earliestDue: () => number | null;
+  /** The first `limit` debts by next attempt time. */
+  readonly next: (limit: number) => Array<{ id: string; at: number }>;
   readonly owed: () => JobRecord[];
-  readonly lease: (jobId: string, until: number) => void;
   readonly record: (jobId: string, outcome: { nextAt: number | null; attempts: number; lastError: string | null }) => void;
   /** Settles once the job's transfer has stopped (an upload may be creating its session). */
   readonly whenStopped: (jobId: string) => Promise<void>;
@@ -58,8 +55,12 @@ export class RemoteCancels {
     return { cancelPending: true, cancelNextAt: now, cancelDeadline: now + windowSec * 1000, cancelAttempts: 0, cancelLastError: null };
   }
 
+  /**
+   * When the next debt is due, not counting attempts under way (those are in memory only: an
+   * attempt cut off by a crash is simply due again at start-up).
+   */
   earliestDue(): number | null {
-    return this.#deps.earliestDue();
+    return this.#deps.next(this.#inflight.size + 1).find((d) => !this.#inflight.has(d.id))?.at ?? null;
   }
 
   fireDue(now: number): void {
@@ -75,7 +76,6 @@ export class RemoteCancels {
 
   async #attempt(id: string): Promise<void> {
     const deps = this.#deps;
-    deps.lease(id, deps.clock.now() + ATTEMPT_LEASE_MS);
     await deps.whenStopped(id);
     const job = deps.job(id);
     const file = deps.files(id)[0];

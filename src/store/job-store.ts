@@ -200,6 +200,10 @@ export class JobStore {
     this.#updateFile(jobId, index, { tempIdentity: identity });
   }
 
+  recordReplyTempIdentity(jobId: string, identity: FileIdentity): void {
+    this.#updateJob(jobId, { replyTempIdentity: identity });
+  }
+
   /** UPLOAD_REPLY: where the reply comes from and goes, and how far it got. */
   recordReplyProgress(jobId: string, reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replyTempIdentity'>, now: number): void {
     this.#updateJob(jobId, { ...reply, modifiedAt: now, noProgressSince: null });
@@ -218,11 +222,6 @@ export class JobStore {
 
   setRemoteName(jobId: string, index: number, remoteName: string): void {
     this.#updateFile(jobId, index, { remoteName });
-  }
-
-  /** A Cancel-Session attempt starts: hold the debt off other attempts until `until`. */
-  leaseCancelAttempt(jobId: string, until: number): void {
-    this.#updateJob(jobId, { cancelNextAt: until });
   }
 
   /** The outcome of a Cancel-Session attempt: next try at `nextAt`, or settled when null. */
@@ -289,8 +288,9 @@ export class JobStore {
     return this.#stmts.dueRetries.all(now).map((r) => r.id);
   }
 
-  earliestCancelAt(): number | null {
-    return this.#stmts.earliestCancel.get()?.at ?? null;
+  /** The first `limit` Cancel-Session debts by next attempt time. */
+  nextCancels(limit: number): Array<{ id: string; at: number }> {
+    return this.#stmts.nextCancels.all(limit);
   }
 
   dueCancels(now: number): string[] {
@@ -383,7 +383,7 @@ function prepareStatements(db: Database.Database) {
     maxQueueSeq: prepare<[], { m: number | null }>('SELECT MAX(queue_seq) AS m FROM jobs'),
     earliestRetry: prepare<[], { at: number | null }>("SELECT MIN(retry_at) AS at FROM jobs WHERE state = 'TRANSIENT_ERROR'"),
     dueRetries: prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND retry_at <= ? ORDER BY retry_at"),
-    earliestCancel: prepare<[], { at: number | null }>('SELECT MIN(cancel_next_at) AS at FROM jobs WHERE cancel_pending = 1'),
+    nextCancels: prepare<[number], { id: string; at: number }>('SELECT id, cancel_next_at AS at FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at LIMIT ?'),
     dueCancels: prepare<[number], { id: string }>('SELECT id FROM jobs WHERE cancel_pending = 1 AND cancel_next_at <= ? ORDER BY cancel_next_at'),
     pendingCancels: new RawRows(prepare<[], SqlValue[]>('SELECT * FROM jobs WHERE cancel_pending = 1 ORDER BY cancel_next_at')),
     inactiveSince: prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
