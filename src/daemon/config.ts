@@ -32,7 +32,11 @@ export interface DaemonConfig {
    * 0700 and tightens its mode. A directory named with --socket/BITSD_SOCKET is only checked.
    */
   readonly ownsSocketDir: boolean;
-  readonly lockPath: string;
+  /**
+   * <dataDir>/bitsd.lock: names the daemon holding the data directory, for refusals. The lock
+   * itself is <dataDir>/bitsd.lock.sqlite (src/store/instance-lock.ts).
+   */
+  readonly lockHolderPath: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -66,7 +70,7 @@ export function resolveConfig(inputs: ConfigInputs): DaemonConfig {
     socketPath,
     socketDir: dirname(socketPath),
     ownsSocketDir: explicit === undefined,
-    lockPath: join(dataDir, 'bitsd.lock'),
+    lockHolderPath: join(dataDir, 'bitsd.lock'),
     logLevel,
     logFormat,
   };

@@ -25,7 +25,10 @@ export interface DaemonDeps {
   readonly uid: number;
   /** "0.1.0": sent in hello and logged. */
   readonly version: string;
+  /** Only to name the daemon holding the lock in a refusal (see lock.ts). */
   readonly isProcessAlive: (pid: number) => boolean;
+  /** Default: /proc/<pid>/stat says T. Fake pids in tests need their own. */
+  readonly isProcessStopped?: (pid: number) => Promise<boolean>;
   /** Default: BackgroundCopyManager.open({ dataDir }) with the default engines. */
   readonly openManager?: (dataDir: string) => Promise<BackgroundCopyManager>;
   readonly ipcLimits?: Partial<IpcLimits>;
@@ -67,12 +70,13 @@ export class Daemon {
     try {
       await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
       this.#lock = await InstanceLock.acquire({
-        path: config.lockPath,
         dataDir: config.dataDir,
+        holderPath: config.lockHolderPath,
         self: { pid, socket: config.socketPath, startedAt: new Date().toISOString() },
         isProcessAlive: this.#deps.isProcessAlive,
-        probe: (socket) => probeDaemon(socket, 1000),
-        onStale: (holder, reason) => this.#log.warn('taking over a stale lock', { lock: config.lockPath, holderPid: holder?.pid, reason }),
+        ...(this.#deps.isProcessStopped ? { isProcessStopped: this.#deps.isProcessStopped } : {}),
+        onLeftoverRecord: (previous) =>
+          this.#log.warn('replaced the lock holder record of a daemon that did not stop cleanly', { record: config.lockHolderPath, previousPid: previous?.pid }),
       });
       const dir = await prepareSocketDir(config.socketDir, { uid, owned: config.ownsSocketDir });
       if (dir.created) this.#log.info('created the socket directory', { dir: config.socketDir, mode: '0700' });

@@ -60,7 +60,7 @@ describe('one daemon per data directory', () => {
     expect(await first.stop()).toMatchObject({ code: 0 });
   });
 
-  it('after kill -9, the stale socket and lock are detected and replaced', async () => {
+  it('after kill -9, the stale socket and lock holder record are detected and replaced', async () => {
     const p = await paths();
     const crashed = await spawnDaemon({ dataDir: p.dataDir, socket: p.socket });
     const client = await BitsClient.connect({ socket: p.socket });
@@ -71,16 +71,18 @@ describe('one daemon per data directory', () => {
     await stat(join(p.dataDir, 'bitsd.lock'));
     const next = await spawnDaemon({ dataDir: p.dataDir, socket: p.socket });
     const messages = next.logs().map((l) => l.msg);
-    expect(messages).toContain('taking over a stale lock');
+    expect(messages).toContain('replaced the lock holder record of a daemon that did not stop cleanly');
     expect(messages).toContain('removed a stale socket left by a daemon that did not stop cleanly');
     const again = await BitsClient.connect({ socket: p.socket });
     expect(again.server.pid).toBe(next.pid);
     expect(await (await again.getJob(job.id)).getDisplayName()).toBe('survivor');
     await again.close();
     expect(await next.stop()).toMatchObject({ code: 0 });
-    // A clean stop leaves neither behind.
+    // A clean stop leaves neither behind; the lock file itself stays (deleting it would let a
+    // daemon that still holds it run beside one that locks a new file of the same name).
     await expect(lstat(p.socket)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(lstat(join(p.dataDir, 'bitsd.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat(join(p.dataDir, 'bitsd.lock.sqlite'))).mode & 0o777).toBe(0o600);
   });
 });
 
