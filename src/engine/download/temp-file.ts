@@ -179,9 +179,13 @@ async function claim(spec: TempFileSpec): Promise<Opened> {
   }
   // The owner check covers what device:inode cannot: a file another user created after deleting
   // bitsd's, which the file system may have given the freed inode number.
-  if (identityOf(found.stats) !== spec.identity || !ownUid(found.stats)) {
+  if (identityOf(found.stats) !== spec.identity) {
     await closeQuietly(found.handle);
     throw tempFileTakenOver(path, `${describeStats(found.stats)} instead of the one bitsd created (${spec.identity})`);
+  }
+  if (!ownUid(found.stats)) {
+    await closeQuietly(found.handle);
+    throw tempFileTakenOver(path, `${describeStats(found.stats)}: bitsd's inode, now another user's file`);
   }
   return found;
 }
@@ -205,8 +209,13 @@ export class TempFile {
   static async open(spec: TempFileSpec): Promise<{ file: TempFile; offset: number }> {
     const opened = await claim(spec);
     const file = new TempFile(spec.path, opened.handle);
-    // Reported even when equal to the recorded one: a new file can get a freed inode number back.
-    if (opened.created || spec.identity === null) spec.onCreated(identityOf(opened.stats));
+    try {
+      // Reported even when equal to the recorded one: a new file can get a freed inode number back.
+      if (opened.created || spec.identity === null) spec.onCreated(identityOf(opened.stats));
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
     if (opened.created) return { file, offset: 0 };
     try {
       const size = Number(opened.stats.size);
