@@ -60,7 +60,9 @@ export function defaultOwner(): string {
 /** The engines bitsd ships, sharing one HTTP transport. */
 export function defaultEngines(): TransferEngine[] {
   const transport = new UndiciTransport();
-  return [new FileEngine(), new HttpDownloadEngine({ transport }), new BitsUploadEngine({ transport })];
+  const download = new HttpDownloadEngine({ transport });
+  // Upload-reply replies are fetched by the same download engine (one GET path).
+  return [new FileEngine(), download, new BitsUploadEngine({ transport, downloader: download })];
 }
 
 export class BackgroundCopyManager implements BackgroundCopyManagerApi {

@@ -1,16 +1,19 @@
 /**
  * The file:// engine: DOWNLOAD jobs whose remote name is a local file (bits-api.md feature 37).
  * It streams the source into the job's temp file, resuming at the durable offset, flushing to
- * disk before each progress report so a crash can never leave progress ahead of the bytes.
+ * disk before each progress report so a crash can never leave progress ahead of the bytes. The
+ * temp file is the HTTP download's (download/temp-file.ts): created by bitsd with O_EXCL and
+ * never followed through a symlink or reopened once something else holds its name.
  * The size and mtime of the source are the validators: if they change, the copy restarts.
  */
-import { constants, createReadStream } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BitsError } from '../shared/errors.js';
 import { errnoOf, localFileError } from '../shared/os-errors.js';
 import type { JobType } from '../job/types.js';
 import type { TransferContext, TransferEngine } from './types.js';
+import { TempFile } from './download/temp-file.js';
 
 export interface FileEngineOptions {
   /** Flush and report progress at least every this many bytes. */
@@ -56,50 +59,44 @@ export class FileEngine implements TransferEngine {
     }
     const now: Validators = { size: info.size, mtimeMs: info.mtimeMs };
     const saved = ctx.file.engineState as Partial<Validators>;
-    let offset = ctx.file.bytesTransferred;
-    if (saved.size !== now.size || saved.mtimeMs !== now.mtimeMs || ctx.file.bytesTotal !== now.size) {
-      // New file, or the source changed since the last attempt: restart this file only.
-      offset = 0;
-      ctx.sink.setTotal(now.size);
-      ctx.sink.progress(0, { ...now });
-    }
+    const unchanged = saved.size === now.size && saved.mtimeMs === now.mtimeMs && ctx.file.bytesTotal === now.size;
+    // New file, or the source changed since the last attempt: restart this file only.
+    const wanted = unchanged ? ctx.file.bytesTransferred : 0;
     ctx.sink.connected();
-
-    let out: FileHandle;
+    // Created with O_EXCL, or reopened only if still the file recorded (temp-file.ts).
+    const { file: out, offset } = await TempFile.open({
+      path: ctx.file.tempName,
+      offset: wanted,
+      identity: ctx.file.tempIdentity,
+      onCreated: (identity) => ctx.sink.tempCreated(identity),
+      // As open(2) without a mode gave it before: 0666 less the umask.
+      mode: 0o666,
+    });
     try {
-      // Read-write without truncation: the bytes before `offset` are the durable part we resume.
-      out = await open(ctx.file.tempName, constants.O_RDWR | constants.O_CREAT);
-      await out.truncate(offset);
-    } catch (err) {
-      throw localFileError(err, `Cannot open the temp file ${ctx.file.tempName}`);
-    }
-    try {
+      if (!unchanged) ctx.sink.setTotal(now.size);
+      if (!unchanged || offset !== ctx.file.bytesTransferred) ctx.sink.progress(offset, { ...now });
       await this.#copy(ctx, source, out, offset, now);
-      await out.sync();
+      await out.flush();
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       throw err instanceof BitsError ? err : localFileError(err, `Cannot copy ${source} to ${ctx.file.tempName}`);
     } finally {
-      await out.close().catch(() => undefined);
+      await out.close();
     }
     ctx.sink.progress(now.size, { ...now });
   }
 
-  async #copy(ctx: TransferContext, source: string, out: FileHandle, start: number, validators: Validators): Promise<void> {
+  async #copy(ctx: TransferContext, source: string, out: TempFile, start: number, validators: Validators): Promise<void> {
     if (start >= validators.size) return;
     const input = createReadStream(source, { start, end: validators.size - 1, highWaterMark: 256 * 1024, signal: ctx.signal });
     let position = start;
     let reported = start;
     let reportedAt = ctx.clock.now();
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await out.write(chunk, written, chunk.length - written, position + written);
-        written += bytesWritten;
-      }
+      await out.write(chunk, position);
       position += chunk.length;
       if (position - reported >= this.#progressBytes || ctx.clock.now() - reportedAt >= this.#progressIntervalMs) {
-        await out.datasync();
+        await out.flush();
         ctx.sink.progress(position, { ...validators });
         reported = position;
         reportedAt = ctx.clock.now();

@@ -17,6 +17,7 @@ export interface ProgressWrites {
   recordEngineState(jobId: string, fileIndex: number, engineState: EngineState): void;
   recordTempIdentity(jobId: string, fileIndex: number, identity: FileIdentity): void;
   recordReplyProgress(jobId: string, reply: ReplyInfo): void;
+  recordReplyTempIdentity(jobId: string, identity: FileIdentity): void;
 }
 
 export class FileProgressSink implements ProgressSink {
@@ -70,5 +71,7 @@ export class FileProgressSink implements ProgressSink {
 
   replyProgress(reply: ReplyInfo): void {
     if (!this.#signal.aborted) this.#writes.recordReplyProgress(this.#jobId, reply);
+    // The reply's temp file exists whatever happened to the run: Cancel must know it is ours.
+    else if (reply.tempIdentity !== null) this.#writes.recordReplyTempIdentity(this.#jobId, reply.tempIdentity);
   }
 }

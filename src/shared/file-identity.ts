@@ -31,3 +31,13 @@ export async function occupantOf(path: string): Promise<Occupant> {
   if (!stats.isFile()) return { kind: 'other' };
   return { kind: 'file', identity: identityOf(stats), links: Number(stats.nlink) };
 }
+
+/** What a non-regular file, or a regular file bitsd did not make, is, for error messages. */
+export function describeStats(stats: BigIntStats): string {
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a named pipe (FIFO)';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device file';
+  return `a regular file (device:inode ${identityOf(stats)}, owner uid ${stats.uid}, ${stats.nlink} link${stats.nlink === 1n ? '' : 's'})`;
+}

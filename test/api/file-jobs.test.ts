@@ -2,7 +2,7 @@
  * file:// jobs end to end: Complete, partial Complete, a failed rename, Cancel deleting temp files
  * (and reporting when it cannot), plus the events and their notify flags.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,23 @@ describe('file:// jobs', () => {
     await job.resume();
     expect(await settle(job)).toBe('TRANSFERRED');
     expect((await job.getProgress()).filesTransferred).toBe(2);
+  });
+
+  it('a symlink planted at the temp name before the job starts: ERROR BG_E_LOCAL_FILE_CHANGED (LOCAL_FILE), the file it points at is unchanged', async () => {
+    const victim = join(dir, 'victim.dat');
+    const bytes = Buffer.alloc(39_000, 0x7e);
+    await writeFile(victim, bytes);
+    const job = await mgr.createJob('planted', 'DOWNLOAD');
+    await job.addFile(await src('a', 'x'.repeat(100_000)), join(out, 'a'));
+    const temp = (await (await job.enumFiles())[0]?.getTemporaryName()) as string;
+    await symlink(victim, temp);
+    await job.resume();
+    expect(await settle(job)).toBe('ERROR');
+    const error = await job.getError();
+    expect(error).toMatchObject({ code: 'BG_E_LOCAL_FILE_CHANGED', context: 'LOCAL_FILE', file: { localName: join(out, 'a') } });
+    expect(error.message).toContain(temp);
+    expect((await readFile(victim)).equals(bytes)).toBe(true);
+    expect((await lstat(temp)).isSymbolicLink()).toBe(true);
   });
 
   it('a source that changes between attempts restarts that file only', async () => {

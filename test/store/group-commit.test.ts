@@ -4,16 +4,15 @@
  * the commit; a commit that fails on a full disk is reported to the calls it carried and to the
  * queue, and the store goes on working once space is back.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BitsError } from '../../src/shared/errors.js';
 import { DATABASE_FILE, JobStore } from '../../src/store/job-store.js';
 import { newJobRecord } from '../../src/queue/new-job.js';
 import { BackgroundCopyManager } from '../../src/api/manager.js';
 import { tempDir } from '../helpers/temp.js';
+import { fill, smallDisk, tmpfsMountable } from '../helpers/small-disk.js';
 
 let n = 0;
 const job = (name = `job ${n}`) => newJobRecord(`{00000000-0000-4000-8000-${String(++n).padStart(12, '0')}}`, name, 'DOWNLOAD', 'uid:1', 1000 + n);
@@ -113,57 +112,10 @@ describe('group commit', () => {
   });
 });
 
-/**
- * A real full disk: the data directory on a 1 MiB tmpfs, filled up with a file (mounting needs
- * root, which the CI machines have; elsewhere the test says so and is skipped).
- */
-const mountable = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    const probe = `/tmp/bitsd-tmpfs-probe-${process.pid}`;
-    mkdirSync(probe, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    rmSync(probe, { recursive: true, force: true });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-describe.skipIf(!mountable)('group commit on a full disk (tmpfs; needs root and mount)', () => {
-  const mounts: string[] = [];
-  afterEach(() => {
-    for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-  });
-
-  async function smallDisk(): Promise<string> {
-    const dir = join(await tempDir(), 'disk');
-    mkdirSync(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-    mounts.push(dir);
-    return dir;
-  }
-
-  /** Fills the file system up to the last byte; returns a function that frees the space again. */
-  function fill(dir: string): () => void {
-    const path = join(dir, 'ballast');
-    const chunk = Buffer.alloc(4096, 1);
-    let written = 0;
-    try {
-      for (;;) {
-        writeFileSync(path, chunk, { flag: 'a' });
-        written += chunk.length;
-        if (written > 4 * 1024 * 1024) throw new Error('the tmpfs did not fill up');
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    }
-    return () => rmSync(path);
-  }
-
+/** A real full disk: the data directory on a 1 MiB tmpfs, filled up with a file (test/helpers/small-disk.ts). */
+describe.skipIf(!tmpfsMountable)('group commit on a full disk (tmpfs; needs root and mount)', () => {
   it('a createJob whose commit hits ENOSPC fails with ERROR_DISK_FULL, leaves nothing behind, and the queue recovers', async () => {
-    const dir = await smallDisk();
+    const dir = await smallDisk('1m');
     const mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data') });
     const kept = await mgr.createJob('kept', 'DOWNLOAD');
     const free = fill(dir);

@@ -3,13 +3,14 @@
  * been reported to the runner so each step can compare against it. The target/sink split lets
  * the same code download a DOWNLOAD job's file and, later, an UPLOAD_REPLY job's reply.
  */
-import type { FileRange } from '../../job/types.js';
+import type { FileIdentity, FileRange } from '../../job/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { BitsError } from '../../shared/errors.js';
 import type { HttpTransport } from '../../transport/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
 import type { EngineState, ProgressSink, TransferJob } from '../types.js';
 import { redirectPolicy } from './redirect-policy.js';
+import { TempFile } from './temp-file.js';
 
 export interface DownloadTarget {
   readonly url: string;
@@ -21,6 +22,10 @@ export interface DownloadTarget {
   readonly bytesTransferred: number;
   readonly ranges: readonly FileRange[] | null;
   readonly engineState: EngineState;
+  /** The temp file bitsd created (reported through sink.tempCreated), or null: none recorded. */
+  readonly tempIdentity: FileIdentity | null;
+  /** Permission bits of a new temp file (before the umask). Default 0644. */
+  readonly tempMode?: number;
 }
 
 export interface DownloadRun {
@@ -44,6 +49,7 @@ export class Tracker {
   total: number;
   transferred: number;
   state: EngineState;
+  tempIdentity: FileIdentity | null;
   #url: string;
   readonly #sink: ProgressSink;
   readonly #reportRedirects: boolean;
@@ -52,6 +58,7 @@ export class Tracker {
     this.total = run.target.bytesTotal;
     this.transferred = run.target.bytesTransferred;
     this.state = run.target.engineState;
+    this.tempIdentity = run.target.tempIdentity;
     this.#url = run.target.url;
     this.#sink = run.sink;
     this.#reportRedirects = redirectPolicy(run.job.securityFlags) === 'ALLOW_REPORT';
@@ -84,6 +91,11 @@ export class Tracker {
     this.#sink.saveState(state);
   }
 
+  tempCreated(identity: FileIdentity): void {
+    this.tempIdentity = identity;
+    this.#sink.tempCreated(identity);
+  }
+
   /** The URL the server answered from; reported once it differs, under ALLOW_REPORT. */
   answeredFrom(url: string): void {
     if (url === this.#url) return;
@@ -99,4 +111,47 @@ export function checkMaxDownloadSize(job: { readonly maxDownloadSize: number | n
     transient: false,
     details: { size, maxDownloadSize: job.maxDownloadSize },
   });
+}
+
+/**
+ * Opens the run's temp file (temp-file.ts: created with O_EXCL, or reopened only if it is still
+ * the file recorded) cut back to `offset`; returns the offset the bytes resume from.
+ */
+export function openTempFile(run: DownloadRun, tracker: Tracker, offset: number): Promise<{ file: TempFile; offset: number }> {
+  return TempFile.open({
+    path: run.target.tempName,
+    offset,
+    identity: tracker.tempIdentity,
+    onCreated: (identity) => tracker.tempCreated(identity),
+    ...(run.target.tempMode !== undefined ? { mode: run.target.tempMode } : {}),
+  });
+}
+
+/** The stored bytes cannot be continued (the remote file changed, or its server cannot resume): start the file over. */
+export class RemoteChanged extends Error {
+  override readonly name = 'RemoteChanged';
+}
+
+export const MAX_RESTARTS = 3;
+
+/**
+ * Runs `attempt` until it completes, starting the file over (progress 0, validators forgotten)
+ * each time it throws RemoteChanged, at most MAX_RESTARTS times.
+ */
+export async function withRestarts(run: DownloadRun, tracker: Tracker, attempt: () => Promise<void>): Promise<void> {
+  for (let restarts = 0; ; restarts++) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      if (!(err instanceof RemoteChanged)) throw err;
+      if (restarts >= MAX_RESTARTS) {
+        throw new BitsError('BG_E_REMOTE_FILE_CHANGED', `The remote file ${run.target.url} kept changing during the download.`, {
+          context: 'REMOTE_FILE',
+          transient: true,
+        });
+      }
+      tracker.progress(0, {});
+    }
+  }
 }

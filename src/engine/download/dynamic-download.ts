@@ -5,10 +5,10 @@
  */
 import { httpStatusError } from '../../transport/http-status.js';
 import { writeBody } from './body-writer.js';
-import { checkMaxDownloadSize, type DownloadRun, type Tracker } from './download-run.js';
+import { checkMaxDownloadSize, type DownloadRun, openTempFile, type Tracker } from './download-run.js';
 import { modificationTime, readRemoteInfo } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
-import { TempFile } from './temp-file.js';
+import type { TempFile } from './temp-file.js';
 
 export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tracker: Tracker, method: string): Promise<void> {
   const { response, url } = await client.fetch(method, run.target.url);
@@ -25,17 +25,16 @@ export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tr
     await response.dump();
     throw err;
   }
-  if (tracker.transferred !== 0 || Object.keys(tracker.state).length > 0) tracker.progress(0, {});
-  if (info.size !== null) tracker.setTotal(info.size);
-  let opened: { file: TempFile; offset: number };
+  let file: TempFile;
   try {
-    opened = await TempFile.open(run.target.tempName, 0);
+    ({ file } = await openTempFile(run, tracker, 0));
   } catch (err) {
     await response.dump();
     throw err;
   }
-  const { file } = opened;
   try {
+    if (tracker.transferred !== 0 || Object.keys(tracker.state).length > 0) tracker.progress(0, {});
+    if (info.size !== null) tracker.setTotal(info.size);
     const written = await writeBody({
       body: response.body,
       file,

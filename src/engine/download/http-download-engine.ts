@@ -13,6 +13,7 @@ import type { ProgressSink, TransferContext, TransferEngine } from '../types.js'
 import { type DownloadRun, type DownloadTarget, Tracker } from './download-run.js';
 import { downloadDynamic } from './dynamic-download.js';
 import { RemoteClient } from './remote-client.js';
+import { downloadResumable } from './resumable-get.js';
 import { downloadStatic } from './static-download.js';
 
 export interface HttpDownloadEngineOptions {
@@ -33,6 +34,19 @@ export interface DownloadRequest {
   readonly ctx: Pick<TransferContext, 'job' | 'signal' | 'clock'>;
   readonly target: DownloadTarget;
   readonly sink: ProgressSink;
+  /**
+   * 'job' (default): as the job's settings say (custom verb, DYNAMIC_CONTENT, else a static file:
+   * HEAD, then ranged GETs). 'resumable-get': no HEAD, GETs resumed with Range from the durable
+   * offset (resumable-get.ts), for the reply of an UPLOAD_REPLY job.
+   */
+  readonly mode?: 'job' | 'resumable-get';
+  /** The job's headers for a request to a URL (see RemoteClientOptions.headersFor). */
+  readonly headersFor?: (url: URL) => Readonly<Record<string, string>>;
+}
+
+/** What an engine that downloads as part of a larger exchange needs (the upload-reply reply). */
+export interface Downloader {
+  download(request: DownloadRequest): Promise<void>;
 }
 
 /** Keeps a transient failure of a custom-verb job from being retried: BITS makes those fatal. */
@@ -46,7 +60,7 @@ function fatal(err: unknown): unknown {
   });
 }
 
-export class HttpDownloadEngine implements TransferEngine {
+export class HttpDownloadEngine implements TransferEngine, Downloader {
   readonly name = 'http-download';
   readonly #options: HttpDownloadEngineOptions;
 
@@ -69,6 +83,7 @@ export class HttpDownloadEngine implements TransferEngine {
         bytesTransferred: file.bytesTransferred,
         ranges: file.ranges,
         engineState: file.engineState,
+        tempIdentity: file.tempIdentity,
       },
       sink: ctx.sink,
     });
@@ -94,12 +109,22 @@ export class HttpDownloadEngine implements TransferEngine {
       progressBytes: o.progressBytes,
       progressIntervalMs: o.progressIntervalMs,
     };
-    const client = new RemoteClient({ transport: o.transport, job, signal, timeoutMs: run.timeoutMs, connectTimeoutMs: run.connectTimeoutMs, env: o.env });
+    const client = new RemoteClient({
+      transport: o.transport,
+      job,
+      signal,
+      timeoutMs: run.timeoutMs,
+      connectTimeoutMs: run.connectTimeoutMs,
+      env: o.env,
+      headersFor: request.headersFor,
+    });
     const tracker = new Tracker(run);
     const verb = job.httpMethod?.toUpperCase();
     let completed = false;
     try {
-      if (verb !== undefined && verb !== 'GET') {
+      if (request.mode === 'resumable-get') {
+        await downloadResumable(run, client, tracker);
+      } else if (verb !== undefined && verb !== 'GET') {
         await downloadDynamic(run, client, tracker, job.httpMethod ?? verb).catch((err: unknown) => {
           throw fatal(err);
         });

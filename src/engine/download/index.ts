@@ -1,2 +1,2 @@
-export { HttpDownloadEngine, type HttpDownloadEngineOptions, type DownloadRequest } from './http-download-engine.js';
+export { HttpDownloadEngine, type HttpDownloadEngineOptions, type DownloadRequest, type Downloader } from './http-download-engine.js';
 export type { DownloadTarget } from './download-run.js';

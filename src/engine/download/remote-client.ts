@@ -27,6 +27,11 @@ export interface RemoteClientOptions {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly env: Env | undefined;
+  /**
+   * The job's headers for a request to `url`; default: its custom headers, to every origin. The
+   * reply of an upload-reply job sends credentials only to the upload's own server.
+   */
+  readonly headersFor?: ((url: URL) => Readonly<Record<string, string>>) | undefined;
 }
 
 export interface FetchResult {
@@ -83,7 +88,8 @@ export class RemoteClient {
   async #send(method: string, url: URL, extra: Readonly<Record<string, string>>): Promise<HttpResponse> {
     const conn = this.#connection(url.origin);
     const path = `${url.pathname}${url.search}`;
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...this.#custom, ...extra };
+    const job = this.#o.headersFor ? this.#o.headersFor(url) : this.#custom;
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...job, ...extra };
     const known = this.#auth.get(url.origin);
     if (known) headers.authorization = authorizationFor(known, method, path);
     const send = (): Promise<HttpResponse> =>

@@ -90,6 +90,14 @@ export function parseContentRange(value: string | undefined): ContentRange | nul
   return { start, end, size };
 }
 
+/** The complete length N in a 416's unsatisfied-range Content-Range "bytes *\/N" (RFC 9110 §14.4), or null. */
+export function unsatisfiedRangeSize(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const m = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(value);
+  const size = m?.[1] === undefined ? NaN : Number(m[1]);
+  return Number.isSafeInteger(size) ? size : null;
+}
+
 /** Last-Modified as a Date for utimes, or null when absent or unparseable. */
 export function modificationTime(lastModified: string | null): Date | null {
   if (lastModified === null) return null;

@@ -13,7 +13,7 @@ import { BitsError } from '../../shared/errors.js';
 import { httpStatusError } from '../../transport/http-status.js';
 import type { HttpResponse } from '../../transport/types.js';
 import { writeBody } from './body-writer.js';
-import { checkMaxDownloadSize, type DownloadRun, type Tracker } from './download-run.js';
+import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts } from './download-run.js';
 import { locate, planSegments, type Segment, totalLength } from './range-plan.js';
 import {
   fromEngineState,
@@ -28,14 +28,8 @@ import {
   toEngineState,
 } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
-import { TempFile } from './temp-file.js';
 
-export const MAX_RESTARTS = 3;
-
-/** The stored bytes cannot be continued (the remote file changed, or its server cannot resume): start the file over. */
-class RemoteChanged extends Error {
-  override readonly name = 'RemoteChanged';
-}
+export { MAX_RESTARTS } from './download-run.js';
 
 function invalidResponse(message: string): BitsError {
   return new BitsError('BG_E_INVALID_SERVER_RESPONSE', message, { context: 'REMOTE_FILE', transient: false });
@@ -112,7 +106,7 @@ function wholeFileOk(p: Probe, start: number, end: number): boolean {
   return p.info.acceptRanges && start === 0 && end === p.remote.size - 1;
 }
 
-async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker, url: string): Promise<string> {
+async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker, url: string): Promise<void> {
   const p = await probe(run, client, tracker, url);
   const segments: Segment[] = planSegments(run.target.ranges, p.remote.size);
   const total = totalLength(segments);
@@ -121,9 +115,9 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
   const stored = fromEngineState(tracker.state);
   const unchanged = stored !== null && sameRemote(stored, p.remote);
   const wanted = unchanged && tracker.transferred <= total ? tracker.transferred : 0;
-  tracker.setTotal(total);
-  const { file, offset } = await TempFile.open(run.target.tempName, wanted);
+  const { file, offset } = await openTempFile(run, tracker, wanted);
   try {
+    tracker.setTotal(total);
     const state = toEngineState(p.remote);
     if (offset !== tracker.transferred || !unchanged) tracker.progress(offset, state);
 
@@ -160,29 +154,12 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();
     tracker.progress(position);
-    return p.url;
   } finally {
     await file.close();
   }
 }
 
 export async function downloadStatic(run: DownloadRun, client: RemoteClient, tracker: Tracker): Promise<void> {
-  let url = run.target.url;
-  for (let restarts = 0; ; restarts++) {
-    try {
-      await attempt(run, client, tracker, url);
-      return;
-    } catch (err) {
-      if (!(err instanceof RemoteChanged)) throw err;
-      if (restarts >= MAX_RESTARTS) {
-        throw new BitsError('BG_E_REMOTE_FILE_CHANGED', `The remote file ${url} kept changing during the download.`, {
-          context: 'REMOTE_FILE',
-          transient: true,
-        });
-      }
-      // Forget the old validators and bytes: the next attempt starts the file over.
-      tracker.progress(0, {});
-      url = run.target.url;
-    }
-  }
+  // Each attempt starts from the job's URL: a restart forgets where a redirect led.
+  await withRestarts(run, tracker, () => attempt(run, client, tracker, run.target.url));
 }

@@ -1,17 +1,32 @@
 /**
- * The download's temp file (BIT*.tmp beside the destination): opened without truncation, cut back
- * to the last durable offset, written at explicit positions, flushed with fdatasync before progress
- * is reported, closed exactly once.
+ * The download's temp file (BIT*.tmp beside the destination): created by bitsd itself or not used
+ * at all, cut back to the last durable offset, written at explicit positions, flushed with
+ * fdatasync before progress is reported, closed exactly once.
+ *
+ * The name is in a directory others may write to, so it can be taken over between runs (a
+ * symlink to a file elsewhere, another file, a FIFO). bitsd therefore creates the file with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, records its identity (device and inode) before writing a byte, and
+ * on a resume reopens it with O_NOFOLLOW only if it is still that file. Anything else at the name
+ * is refused with the fatal BG_E_LOCAL_FILE_CHANGED and left as it is: never followed, written,
+ * truncated or deleted. A temp file that is gone is created anew: its bytes download again.
+ *
+ * With no identity recorded (rows from before identities were recorded, or a crash between the
+ * creation and the commit of its identity) a file at the name is adopted only if it could be
+ * nobody's but this process's: a regular file with one link, owned by this process's uid.
  *
  * Local failures become BitsErrors with context LOCAL_FILE. A full disk (ENOSPC, EDQUOT) is
  * transient: space can be freed without touching the job, and the job's retry delay and
  * no-progress timeout bound the waiting (BITS likewise keeps such a job in TRANSIENT_ERROR).
  * Access, missing-directory, read-only and name errors are fatal: they need the owner to act.
  */
+import type { BigIntStats } from 'node:fs';
 import { constants, type promises as fsPromises } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
+import type { FileIdentity } from '../../job/types.js';
 import { BitsError } from '../../shared/errors.js';
+import { describeStats, identityOf } from '../../shared/file-identity.js';
 import type { HresultCode } from '../../shared/hresult.js';
+import { errnoOf } from '../../shared/os-errors.js';
 
 interface LocalErrorRule {
   readonly code: HresultCode;
@@ -36,8 +51,8 @@ const LOCAL_ERRORS: Readonly<Record<string, LocalErrorRule>> = {
 
 export function localFileError(err: unknown, path: string, action: string): BitsError {
   if (err instanceof BitsError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const rule = typeof code === 'string' ? LOCAL_ERRORS[code] : undefined;
+  const code = errnoOf(err);
+  const rule = code !== undefined ? LOCAL_ERRORS[code] : undefined;
   const message = `Cannot ${action} the temporary file ${path}: ${err instanceof Error ? err.message : String(err)}`;
   return new BitsError(rule?.code ?? 'E_FAIL', message, {
     context: 'LOCAL_FILE',
@@ -45,6 +60,134 @@ export function localFileError(err: unknown, path: string, action: string): Bits
     cause: err,
     details: { errno: code, path },
   });
+}
+
+/** The fatal error for a temp-file name that no longer holds (or never held) bitsd's file. */
+export function tempFileTakenOver(path: string, found: string): BitsError {
+  return new BitsError(
+    'BG_E_LOCAL_FILE_CHANGED',
+    `The temporary file ${path} is not the file bitsd created: ${found} is at its name. bitsd did not follow, write or remove it. ` +
+      'Find out who put it there and remove it; then resume the job (this file downloads again from the start) or cancel it.',
+    { context: 'LOCAL_FILE', transient: false, details: { path, found } },
+  );
+}
+
+/** Creates the file; no symlink is followed and nothing that exists is opened. */
+const CREATE = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Reopens it: a symlink fails (ELOOP), and a FIFO swapped in after the lstat cannot block the open. */
+const REOPEN = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export interface TempFileSpec {
+  readonly path: string;
+  /** The durable bytes recorded: the file is cut back to this (0 to start over). */
+  readonly offset: number;
+  /** The identity recorded when bitsd created the file; null when none was recorded. */
+  readonly identity: FileIdentity | null;
+  /**
+   * Called with the identity of a file this open created (or adopted), before the file is
+   * returned and so before any byte is written: the caller records it (ProgressSink.tempCreated).
+   */
+  readonly onCreated: (identity: FileIdentity) => void;
+  /** Permission bits of a new file (before the umask). Default 0644. */
+  readonly mode?: number;
+}
+
+interface Opened {
+  readonly handle: fsPromises.FileHandle;
+  readonly stats: BigIntStats;
+  readonly created: boolean;
+}
+
+async function closeQuietly(handle: fsPromises.FileHandle): Promise<void> {
+  await handle.close().catch(() => undefined);
+}
+
+/** Creates the file with O_EXCL; null when the name is taken. */
+async function create(path: string, mode: number): Promise<Opened | null> {
+  let handle: fsPromises.FileHandle;
+  try {
+    handle = await open(path, CREATE, mode);
+  } catch (err) {
+    if (errnoOf(err) === 'EEXIST') return null;
+    throw localFileError(err, path, 'create');
+  }
+  try {
+    return { handle, stats: await handle.stat({ bigint: true }), created: true };
+  } catch (err) {
+    await closeQuietly(handle);
+    throw localFileError(err, path, 'open');
+  }
+}
+
+/** Opens the regular file at `path` without following a symlink; null when nothing is there. */
+async function reopen(path: string): Promise<Opened | null> {
+  let handle: fsPromises.FileHandle;
+  try {
+    // lstat first, so a device or FIFO planted at the name is never even opened.
+    const seen = await lstat(path, { bigint: true });
+    if (!seen.isFile()) throw tempFileTakenOver(path, describeStats(seen));
+    handle = await open(path, REOPEN);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    if (errnoOf(err) === 'ELOOP') throw tempFileTakenOver(path, 'a symbolic link');
+    throw localFileError(err, path, 'open');
+  }
+  try {
+    const stats = await handle.stat({ bigint: true });
+    if (!stats.isFile()) throw tempFileTakenOver(path, describeStats(stats));
+    return { handle, stats, created: false };
+  } catch (err) {
+    await closeQuietly(handle);
+    throw localFileError(err, path, 'open');
+  }
+}
+
+function ownUid(stats: BigIntStats): boolean {
+  return stats.uid === BigInt(typeof process.getuid === 'function' ? process.getuid() : 0);
+}
+
+/** A file at the name with no identity on record: only one that can be nobody else's is adopted. */
+function adoptable(stats: BigIntStats): boolean {
+  return stats.nlink === 1n && ownUid(stats);
+}
+
+async function claim(spec: TempFileSpec): Promise<Opened> {
+  const { path } = spec;
+  const mode = spec.mode ?? 0o644;
+  if (spec.identity === null) {
+    const made = await create(path, mode);
+    if (made) return made;
+    const found = await reopen(path);
+    if (found === null) {
+      // Gone again between the two calls: one more exclusive create decides.
+      const again = await create(path, mode);
+      if (again === null) throw tempFileTakenOver(path, 'a file that keeps reappearing');
+      return again;
+    }
+    if (!adoptable(found.stats)) {
+      await closeQuietly(found.handle);
+      throw tempFileTakenOver(path, `${describeStats(found.stats)}, for which bitsd has no record`);
+    }
+    return found;
+  }
+  const found = await reopen(path);
+  if (found === null) {
+    // The durable bytes are gone: a new file, downloaded from the start.
+    const made = await create(path, mode);
+    if (made === null) throw tempFileTakenOver(path, 'a file that appeared while bitsd re-created it');
+    return made;
+  }
+  // The owner check covers what device:inode cannot: a file another user created after deleting
+  // bitsd's, which the file system may have given the freed inode number.
+  if (identityOf(found.stats) !== spec.identity) {
+    await closeQuietly(found.handle);
+    throw tempFileTakenOver(path, `${describeStats(found.stats)} instead of the one bitsd created (${spec.identity})`);
+  }
+  if (!ownUid(found.stats)) {
+    await closeQuietly(found.handle);
+    throw tempFileTakenOver(path, `${describeStats(found.stats)}: bitsd's inode, now another user's file`);
+  }
+  return found;
 }
 
 export class TempFile {
@@ -58,28 +201,30 @@ export class TempFile {
   }
 
   /**
-   * Opens (creating if missing) the temp file and cuts it back to `offset`, the last durable
+   * Opens the temp file as described above and cuts it back to `offset`, the last durable
    * position: bytes past it were never reported and may be garbage from an interrupted write.
-   * Returns the offset the download can resume from: 0 when the file is shorter than `offset`
-   * (the durable bytes are gone). Special files (e.g. /dev/full) are used as they are.
+   * Returns the offset the download can resume from: 0 when the file was created now or is
+   * shorter than `offset` (the durable bytes are gone).
    */
-  static async open(path: string, offset: number): Promise<{ file: TempFile; offset: number }> {
-    let handle: fsPromises.FileHandle;
+  static async open(spec: TempFileSpec): Promise<{ file: TempFile; offset: number }> {
+    const opened = await claim(spec);
+    const file = new TempFile(spec.path, opened.handle);
     try {
-      handle = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+      // Reported even when equal to the recorded one: a new file can get a freed inode number back.
+      if (opened.created || spec.identity === null) spec.onCreated(identityOf(opened.stats));
     } catch (err) {
-      throw localFileError(err, path, 'open');
+      await file.close();
+      throw err;
     }
-    const file = new TempFile(path, handle);
+    if (opened.created) return { file, offset: 0 };
     try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) return { file, offset: 0 };
-      const resume = stat.size >= offset ? offset : 0;
-      if (stat.size !== resume) await handle.truncate(resume);
+      const size = Number(opened.stats.size);
+      const resume = size >= spec.offset ? spec.offset : 0;
+      if (size !== resume) await opened.handle.truncate(resume);
       return { file, offset: resume };
     } catch (err) {
       await file.close();
-      throw localFileError(err, path, 'truncate');
+      throw localFileError(err, spec.path, 'truncate');
     }
   }
 
@@ -135,8 +280,7 @@ export class TempFile {
   /** Cuts the file to `length` (a restart from zero). */
   async truncate(length: number): Promise<void> {
     try {
-      const stat = await this.#handle.stat();
-      if (stat.isFile()) await this.#handle.truncate(length);
+      await this.#handle.truncate(length);
     } catch (err) {
       throw localFileError(err, this.path, 'truncate');
     }

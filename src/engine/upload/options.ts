@@ -2,6 +2,7 @@
  * Settings of the BITS upload engine, with the defaults and the reasons for them.
  */
 import type { HttpTransport } from '../../transport/types.js';
+import { type Downloader, HttpDownloadEngine } from '../download/index.js';
 
 /** Where the engine reports things worth a line in the daemon log (never credentials). */
 export interface UploadLogger {
@@ -48,6 +49,12 @@ export interface UploadEngineOptions {
   readonly logger?: UploadLogger;
   /** Monotonic milliseconds for timing fragments (fragment-size growth). Default performance.now. */
   readonly monotonicNow?: () => number;
+  /**
+   * Fetches the reply of UPLOAD_REPLY jobs: the HTTP download engine (the daemon passes the one
+   * its DOWNLOAD jobs use). Default: a download engine of its own on `transport`, with this
+   * engine's request and connect timeouts and `env`.
+   */
+  readonly downloader?: Downloader;
 }
 
 /**
@@ -85,6 +92,7 @@ export interface ResolvedUploadOptions {
   readonly env: Readonly<Record<string, string | undefined>> | undefined;
   readonly logger: UploadLogger;
   readonly monotonicNow: () => number;
+  readonly downloader: Downloader;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
@@ -98,20 +106,30 @@ export function resolveOptions(options: UploadEngineOptions): ResolvedUploadOpti
   const fragmentSize = Math.max(minFragmentSize, positiveInt(options.fragmentSize, DEFAULT_FRAGMENT_SIZE, 'fragmentSize'));
   const maxDefault = options.fragmentSize === undefined ? DEFAULT_MAX_FRAGMENT_SIZE : fragmentSize;
   const maxFragmentSize = Math.max(fragmentSize, positiveInt(options.maxFragmentSize, maxDefault, 'maxFragmentSize'));
+  const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 60_000, 'requestTimeoutMs');
+  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 30_000, 'connectTimeoutMs');
   return {
     transport: options.transport,
     fragmentSize,
     maxFragmentSize,
     minFragmentSize,
     ping: options.ping ?? false,
-    requestTimeoutMs: positiveInt(options.requestTimeoutMs, 60_000, 'requestTimeoutMs'),
+    requestTimeoutMs,
     replyAckTimeoutMs: positiveInt(options.replyAckTimeoutMs, 330_000, 'replyAckTimeoutMs'),
-    connectTimeoutMs: positiveInt(options.connectTimeoutMs, 30_000, 'connectTimeoutMs'),
+    connectTimeoutMs,
     packetRetries: positiveInt(options.packetRetries, 2, 'packetRetries'),
     retryDelayMs: positiveInt(options.retryDelayMs, 250, 'retryDelayMs'),
     maxSessionRestarts: positiveInt(options.maxSessionRestarts, 3, 'maxSessionRestarts'),
     env: options.env,
     logger: options.logger ?? silentLogger,
     monotonicNow: options.monotonicNow ?? (() => performance.now()),
+    downloader:
+      options.downloader ??
+      new HttpDownloadEngine({
+        transport: options.transport,
+        timeoutMs: requestTimeoutMs,
+        connectTimeoutMs,
+        ...(options.env !== undefined ? { env: options.env } : {}),
+      }),
   };
 }

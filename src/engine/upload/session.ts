@@ -243,7 +243,7 @@ export class UploadSession {
     if (!resolved.ok) throw ackReadError(resolved, 'Fragment');
     const dir = dirname(this.#ctx.job.replyFileName || this.#ctx.file.localName);
     const tempName = join(dir, `BIT${randomBytes(4).toString('hex').toUpperCase()}.tmp`);
-    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0 } };
+    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} } };
     this.#progress(total);
     return 'done';
   }
@@ -253,18 +253,20 @@ export class UploadSession {
   async #reply(): Promise<void> {
     const reply = this.#state.reply;
     if (reply === null) throw new Error('reply phase without reply state');
-    const done = await fetchReply(reply, {
-      transport: this.#options.transport,
-      connectOptions: this.#job.connectOptions,
+    const done = await fetchReply(this.#ctx, reply, {
+      downloader: this.#options.downloader,
       // Credentials go only to the upload's own server; a reply elsewhere gets the rest.
       headersFor: (url) => this.#job.headers(url.origin === this.#job.remote.origin || url.origin === this.#target().origin),
-      securityFlags: this.#ctx.job.securityFlags,
-      signal: this.#ctx.signal,
-      timeoutMs: this.#options.requestTimeoutMs,
       update: (next) => {
         this.#state = { ...this.#state, reply: next };
         this.#ctx.sink.saveState(writeUploadState(this.#state));
-        this.#ctx.sink.replyProgress({ url: next.url, tempName: next.tempName, bytesTotal: next.bytesTotal, bytesTransferred: next.bytesReceived, tempIdentity: null });
+        this.#ctx.sink.replyProgress({
+          url: next.url,
+          tempName: next.tempName,
+          bytesTotal: next.bytesTotal,
+          bytesTransferred: next.bytesReceived,
+          tempIdentity: next.tempIdentity,
+        });
       },
     });
     this.#state = { ...this.#state, phase: 'closing', reply: done };

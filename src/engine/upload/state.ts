@@ -6,9 +6,10 @@
  * Phases: uploading (fragments to send) -> reply (UPLOAD_REPLY: the reply to fetch) -> closing
  * (Close-Session to send) -> closed (Close-Session acknowledged). A restart resumes at the phase
  * stored, so an upload whose last fragment was acknowledged goes straight to Close-Session.
- * Fields added later (closeFailingSince) read as null from older rows, so the format stays
- * bits-upload/1.
+ * Fields added later (closeFailingSince, the reply's tempIdentity and download) read as null
+ * or empty from older rows, so the format stays bits-upload/1.
  */
+import type { FileIdentity } from '../../job/types.js';
 import type { EngineState } from '../types.js';
 import { isByteCount } from '../../protocol/ranges.js';
 import { isValidHostId, isValidSessionId } from '../../protocol/ack.js';
@@ -26,6 +27,10 @@ export interface ReplyState {
   readonly bytesTotal: number;
   /** Bytes flushed to the temp file. */
   readonly bytesReceived: number;
+  /** The temp file as the download engine created it; null before that (and in older rows). */
+  readonly tempIdentity: FileIdentity | null;
+  /** The download engine's state for the reply (its validators); {} before the first answer. */
+  readonly download: EngineState;
 }
 
 export interface UploadState {
@@ -86,7 +91,16 @@ function readReply(value: unknown): ReplyState | null {
   const total = r['bytesTotal'] === -1 ? -1 : count(r['bytesTotal']);
   if (url === null || tempName === null || received === null || total === null) return null;
   if (!/^https?:\/\//i.test(url) || !isAbsolute(tempName)) return null;
-  return { url, tempName, bytesTotal: total, bytesReceived: received };
+  const identity = str(r['tempIdentity']);
+  const download = r['download'];
+  return {
+    url,
+    tempName,
+    bytesTotal: total,
+    bytesReceived: received,
+    tempIdentity: identity !== null && /^\d+:\d+$/.test(identity) ? identity : null,
+    download: typeof download === 'object' && download !== null && !Array.isArray(download) ? (download as EngineState) : {},
+  };
 }
 
 export function readUploadState(raw: EngineState | null | undefined): UploadState {

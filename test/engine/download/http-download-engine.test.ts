@@ -8,6 +8,7 @@ import { toEngineState } from '../../../src/engine/download/remote-file.js';
 import { BitsError } from '../../../src/shared/errors.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
 import { startServer } from '../../transport/helpers.js';
+import { fill, smallDisk, tmpfsMountable } from '../../helpers/small-disk.js';
 import { baseJob, content, FakeRunner, type FileServer, startFileServer, failure } from './fixtures.js';
 
 describe('HttpDownloadEngine (static files)', () => {
@@ -212,15 +213,23 @@ describe('HttpDownloadEngine (static files)', () => {
     expect(statSync(d.file.tempName).size).toBeLessThanOrEqual(50_000);
   });
 
-  it('reports a full disk (/dev/full) as a transient ERROR_DISK_FULL in LOCAL_FILE', async () => {
-    server = await startFileServer();
-    const r = runner({ tempName: '/dev/full' });
+  it.skipIf(!tmpfsMountable)('reports a full disk (a full tmpfs) as a transient ERROR_DISK_FULL in LOCAL_FILE, and resumes once space is back', async () => {
+    server = await startFileServer({ content: content(300_000) });
+    const disk = await smallDisk('1m');
+    const free = fill(disk);
+    const r = runner({ tempName: join(disk, 'BIT1234.tmp') });
     const err = await failure(engine.transfer(r.context()));
     expect(err.code).toBe('ERROR_DISK_FULL');
     expect(err.hresult).toBe(0x80070070);
     expect(err.context).toBe('LOCAL_FILE');
     expect(err.transient).toBe(true);
     expect(r.progress.filter((n) => n > 0)).toEqual([]);
+    // The temp file was created (and recorded) before the first write failed.
+    expect(r.calls).toContain('tempCreated');
+
+    free();
+    await engine.transfer(r.context());
+    expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
   });
 
   it('reports a missing destination directory as a fatal ERROR_PATH_NOT_FOUND', async () => {

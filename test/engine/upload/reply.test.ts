@@ -2,12 +2,14 @@
  * UPLOAD_REPLY: BITS-Reply-URL on the final fragment, the reply download (with resume), then
  * Close-Session.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BitsError } from '../../../src/shared/errors.js';
 import { INITIAL_STATE, readUploadState, writeUploadState } from '../../../src/engine/upload/state.js';
 import { basicHeaderValue } from '../../../src/protocol/auth.js';
+import { USER_AGENT } from '../../../src/engine/download/remote-client.js';
+import { identityOf } from '../../../src/shared/file-identity.js';
 import { makeContext, tempFile } from './fake-context.js';
 import { ack, settle, setup } from './helpers.js';
 import type { ScriptedTransport } from './scripted-transport.js';
@@ -42,7 +44,8 @@ describe('upload-reply', () => {
     expect(get.method).toBe('GET');
     expect(get.origin).toBe('http://127.0.0.1:8080');
     expect(get.path).toBe('/upload/replies/42?k=v');
-    expect(get.headers).toEqual({ 'x-a': '1', authorization: basicHeaderValue('u', 'p') });
+    // The download engine's GET: its User-Agent, the job's headers and (own server) credentials.
+    expect(get.headers).toEqual({ 'user-agent': USER_AGENT, 'x-a': '1', authorization: basicHeaderValue('u', 'p') });
     await get.respondWith({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'the reply' });
     const close = await transport.nextRequest();
     expect(close.headers).toMatchObject({ 'bits-packet-type': 'Close-Session', 'bits-session-id': 'r1' });
@@ -57,7 +60,10 @@ describe('upload-reply', () => {
     expect(tempName).toMatch(/\/BIT[0-9A-F]{8}\.tmp$/);
     expect(await readFile(tempName, 'utf8')).toBe('the reply');
     expect(rec.replies.at(0)).toMatchObject({ bytesTotal: -1, bytesTransferred: 0, tempName });
-    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, tempIdentity: null });
+    // The temp file bitsd created, by identity, for Complete to check before it renames it.
+    const identity = identityOf(await stat(tempName, { bigint: true }));
+    expect(state.reply?.tempIdentity).toBe(identity);
+    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, tempIdentity: identity });
     // Upload progress finished at the file size, with the reply state in the same write.
     expect(rec.progress.at(-1)?.bytes).toBe(60);
     expect(readUploadState(rec.progress.at(-1)?.state).phase).toBe('reply');
@@ -86,7 +92,7 @@ describe('upload-reply', () => {
     await uploadAll(transport, 5, { 'bits-reply-url': 'http://127.0.0.1:9999/elsewhere' });
     const get = await transport.nextRequest();
     expect(get.origin).toBe('http://127.0.0.1:9999');
-    expect(get.headers).toEqual({ 'x-a': '1' });
+    expect(get.headers).toEqual({ 'user-agent': USER_AGENT, 'x-a': '1' });
     await get.respondWith({ status: 200, body: 'x' });
     await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
     await run;
@@ -139,7 +145,7 @@ describe('upload-reply', () => {
       sessionId: 'r1',
       fileSize: 5,
       fileMtimeMs: 1,
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5 },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state, bytesTransferred: 5 });
@@ -153,6 +159,75 @@ describe('upload-reply', () => {
     expect(rec.replies.at(-1)).toMatchObject({ bytesTotal: 11, bytesTransferred: 11 });
   });
 
+  it('a 416 whose size is the flushed length: the reply is complete without another byte', async () => {
+    const f = await file(5);
+    const tempName = join(f.dir, 'BITAAAA0003.tmp');
+    await writeFile(tempName, 'hello world');
+    const tempIdentity = identityOf(await stat(tempName, { bigint: true }));
+    const state = writeUploadState({
+      ...INITIAL_STATE,
+      phase: 'reply',
+      sessionId: 'r1',
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 11, tempIdentity, download: { lastModified: null, etag: '"e1"' } },
+    });
+    const { transport, engine } = setup();
+    const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
+    const run = engine.transfer(ctx);
+    const get = await transport.nextRequest();
+    expect(get.headers).toMatchObject({ range: 'bytes=11-', 'if-range': '"e1"' });
+    await get.respondWith({ status: 416, headers: { 'content-range': 'bytes */11' } });
+    await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
+    await run;
+    expect(await readFile(tempName, 'utf8')).toBe('hello world');
+    expect(readUploadState(rec.lastState)).toMatchObject({ phase: 'closed', reply: { bytesTotal: 11, bytesReceived: 11, tempIdentity } });
+  });
+
+  it('a symlink planted at the reply temp name is refused before any request; the file it points at is untouched', async () => {
+    const f = await file(5);
+    // In a directory of its own: outside the reply's.
+    const elsewhere = await tempFile(39_000, 'victim.dat');
+    cleanups.push(elsewhere.cleanup);
+    const tempName = join(f.dir, 'BITAAAA0004.tmp');
+    await symlink(elsewhere.path, tempName);
+    const state = writeUploadState({
+      ...INITIAL_STATE,
+      phase: 'reply',
+      sessionId: 'r1',
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} },
+    });
+    const { transport, engine } = setup();
+    const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
+    const result = await settle(engine.transfer(ctx));
+    expect(result.ok ? null : result.error).toMatchObject({ code: 'BG_E_LOCAL_FILE_CHANGED', context: 'LOCAL_FILE', transient: false });
+    expect(transport.queued).toBe(0);
+    expect((await readFile(elsewhere.path)).equals(elsewhere.content)).toBe(true);
+    expect((await lstat(tempName)).isSymbolicLink()).toBe(true);
+    // The session stays open for a later Close (after the owner acts) or Cancel.
+    expect(readUploadState(rec.lastState).phase).toBe('reply');
+    expect(rec.replies.every((r) => r.tempIdentity === null)).toBe(true);
+  });
+
+  it('another file renamed over the recorded reply temp file between runs is refused and not modified', async () => {
+    const f = await file(5);
+    const tempName = join(f.dir, 'BITAAAA0005.tmp');
+    await writeFile(tempName, 'hello');
+    const tempIdentity = identityOf(await stat(tempName, { bigint: true }));
+    await writeFile(join(f.dir, 'other'), 'somebody else\'s bytes');
+    await rename(join(f.dir, 'other'), tempName);
+    const state = writeUploadState({
+      ...INITIAL_STATE,
+      phase: 'reply',
+      sessionId: 'r1',
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity, download: {} },
+    });
+    const { transport, engine } = setup();
+    const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
+    const result = await settle(engine.transfer(ctx));
+    expect(result.ok ? null : result.error).toMatchObject({ code: 'BG_E_LOCAL_FILE_CHANGED', context: 'LOCAL_FILE' });
+    expect(transport.queued).toBe(0);
+    expect(await readFile(tempName, 'utf8')).toBe("somebody else's bytes");
+  });
+
   it('a server ignoring Range (200) restarts the reply from byte 0', async () => {
     const f = await file(5);
     const tempName = join(f.dir, 'BITAAAA0002.tmp');
@@ -161,7 +236,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5 },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });

@@ -4,10 +4,12 @@
  * EOF) and a refused connection (Wine case 36). Timers run on a FakeClock; HTTP is real.
  */
 import { existsSync } from 'node:fs';
-import { lstat, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BG_LENGTH_TO_EOF, FakeClock } from '../../../src/index.js';
+import type { BackgroundCopyJob } from '../../../src/index.js';
+import { fill, smallDisk, tmpfsMountable } from '../../helpers/small-disk.js';
 import { closedPort } from '../../transport/helpers.js';
 import { codeOf, expectSameBytes, openManager, randomContent, startFileServer, startReferenceServer, tempFilesIn, waitForState, workDir } from './helpers.js';
 
@@ -233,21 +235,25 @@ async function pollUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Pro
   }
 }
 
-describe('local disk full', () => {
+/**
+ * A real full disk: the destination directory on a small tmpfs filled to the last byte (needs
+ * root and mount; skipped elsewhere). The data directory stays on the ordinary disk. (These tests
+ * used to point a symlink at the temp name to /dev/full; a symlink there is now refused, see
+ * 'a temp name taken over' below.)
+ */
+describe.skipIf(!tmpfsMountable)('local disk full (tmpfs; needs root and mount)', () => {
   it('ENOSPC while writing the temp file: TRANSIENT_ERROR ERROR_DISK_FULL (LOCAL_FILE), no destination; recovers once space is back', async () => {
     const dir = await workDir();
+    const disk = await smallDisk('1m');
+    const free = fill(disk);
     const server = await startFileServer();
     const content = server.put('/f', randomContent(300_000));
     const mgr = await openManager(dir);
     const job = await mgr.createJob('disk full', 'DOWNLOAD');
-    const local = join(dir, 'f.bin');
+    const local = join(disk, 'f.bin');
     await job.addFile(`${server.url}/f`, local);
-    const [file] = await job.enumFiles();
-    const temp = await file?.getTemporaryName();
-    if (temp === undefined) throw new Error('no temp name');
-    expect(temp.startsWith(`${dir}/BIT`)).toBe(true);
-    // Every write to the temp file now fails with ENOSPC.
-    await symlink('/dev/full', temp);
+    const temp = await (await job.enumFiles())[0]?.getTemporaryName();
+    expect(temp?.startsWith(`${disk}/BIT`)).toBe(true);
 
     await job.resume();
     await waitForState(job, 'TRANSIENT_ERROR');
@@ -256,34 +262,139 @@ describe('local disk full', () => {
     expect(error.file).toEqual({ remoteName: `${server.url}/f`, localName: local });
     expect((await job.getProgress()).bytesTransferred).toBe(0);
     await expect(stat(local)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect((await stat('/dev/full')).isCharacterDevice()).toBe(true);
 
-    // Space is back: the next attempt writes a real temp file and succeeds.
-    await unlink(temp);
+    // Space is back: the next attempt continues in the temp file it created and succeeds.
+    free();
     await job.resume();
     await waitForState(job, 'TRANSFERRED');
-    expect((await lstat(temp)).isFile()).toBe(true);
     expect(await job.complete()).toBe('S_OK');
     expectSameBytes(await readFile(local), content);
-    expect(await tempFilesIn(dir)).toEqual([]);
+    expect(await tempFilesIn(disk)).toEqual([]);
   });
 
-  it('Cancel of a job whose temp name holds a link leaves the link and the device alone and says so', async () => {
+  it('Cancel of a disk-full job removes its temp file and never creates the destination', async () => {
     const dir = await workDir();
+    const disk = await smallDisk('1m');
+    fill(disk);
     const server = await startFileServer();
     server.put('/f', randomContent(100_000));
     const mgr = await openManager(dir);
     const job = await mgr.createJob('disk full cancel', 'DOWNLOAD');
-    await job.addFile(`${server.url}/f`, join(dir, 'f.bin'));
-    const temp = await (await job.enumFiles())[0]?.getTemporaryName();
-    await symlink('/dev/full', temp as string);
+    await job.addFile(`${server.url}/f`, join(disk, 'f.bin'));
     await job.resume();
     await waitForState(job, 'TRANSIENT_ERROR');
-    // Not the file bitsd created: never deleted or followed, and Cancel says something is left.
-    expect(await job.cancel()).toBe('BG_S_UNABLE_TO_DELETE_FILES');
-    expect((await lstat(temp as string)).isSymbolicLink()).toBe(true);
-    expect((await stat('/dev/full')).isCharacterDevice()).toBe(true);
-    await expect(stat(join(dir, 'f.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await tempFilesIn(disk)).toHaveLength(1);
+    expect(await job.cancel()).toBe('S_OK');
+    expect(await tempFilesIn(disk)).toEqual([]);
+    await expect(stat(join(disk, 'f.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+/**
+ * The crash test's finding: a symlink planted at BITxxxxxxxx.tmp made the daemon write the
+ * download through it. The temp name is readable through the API (getTemporaryName), so these
+ * tests plant at exactly that name.
+ */
+describe('a temp name taken over', () => {
+  /** A file outside the destination directory, the size of the crash test's (39,000 bytes). */
+  async function victim(dir: string): Promise<{ path: string; unchanged: () => Promise<void> }> {
+    await mkdir(join(dir, 'elsewhere'));
+    const path = join(dir, 'elsewhere', 'victim.dat');
+    const bytes = randomContent(39_000);
+    await writeFile(path, bytes);
+    return { path, unchanged: async () => expectSameBytes(await readFile(path), bytes) };
+  }
+
+  async function expectRefused(job: BackgroundCopyJob, temp: string): Promise<void> {
+    await waitForState(job, 'ERROR').catch(() => undefined);
+    expect(await job.getState()).toBe('ERROR');
+    const error = await job.getError();
+    expect(error).toMatchObject({ code: 'BG_E_LOCAL_FILE_CHANGED', hresult: 0x8020001d, context: 'LOCAL_FILE' });
+    expect(error.message).toContain(temp);
+  }
+
+  it('a symlink planted before the job starts: ERROR BG_E_LOCAL_FILE_CHANGED, the file it points at is unchanged; removing it lets the job finish', async () => {
+    const dir = await workDir();
+    const v = await victim(dir);
+    const server = await startFileServer();
+    const content = server.put('/f', randomContent(3 * 1024 * 1024));
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('planted link', 'DOWNLOAD');
+    const local = join(dir, 'f.bin');
+    await job.addFile(`${server.url}/f`, local);
+    const temp = (await (await job.enumFiles())[0]?.getTemporaryName()) as string;
+    await symlink(v.path, temp);
+
+    await job.resume();
+    await expectRefused(job, temp);
+    await v.unchanged();
+    expect((await lstat(temp)).isSymbolicLink()).toBe(true);
+    await expect(stat(local)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(server.log('GET', '/f')).toEqual([]);
+
+    // What the message says to do: remove it, resume.
+    await unlink(temp);
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(local), content);
+    await v.unchanged();
+  });
+
+  for (const swap of ['symlink', 'regular file'] as const) {
+    it(`a ${swap} swapped in at the temp name between runs (suspend, swap, resume) is refused and not modified`, async () => {
+      const dir = await workDir();
+      const v = await victim(dir);
+      const server = await startFileServer();
+      server.put('/f', randomContent(1_000_000));
+      server.holdNext('/f', 300_000);
+      const mgr = await openManager(dir);
+      const job = await mgr.createJob(`swapped ${swap}`, 'DOWNLOAD');
+      await job.addFile(`${server.url}/f`, join(dir, 'f.bin'));
+      const temp = (await (await job.enumFiles())[0]?.getTemporaryName()) as string;
+      await job.resume();
+      await pollUntil(async () => (await job.getProgress()).bytesTransferred > 0);
+      await job.suspend();
+      const kept = (await job.getProgress()).bytesTransferred;
+
+      if (swap === 'symlink') {
+        await unlink(temp);
+        await symlink(v.path, temp);
+      } else {
+        // Renamed over the temp file, as an editor's "save" or a mv would.
+        await rename(v.path, temp);
+      }
+      const planted = await readFile(temp);
+      await job.resume();
+      await expectRefused(job, temp);
+      expectSameBytes(await readFile(temp), planted);
+      if (swap === 'symlink') await v.unchanged();
+      expect((await job.getProgress()).bytesTransferred).toBe(kept);
+      // Nothing was fetched for a file that could not be written.
+      expect(server.log('GET', '/f')).toHaveLength(1);
+    });
+  }
+
+  it('a plain suspend and resume continues in the same temp file at the durable offset', async () => {
+    const dir = await workDir();
+    const server = await startFileServer();
+    const content = server.put('/f', randomContent(1_000_000));
+    server.holdNext('/f', 300_000);
+    const mgr = await openManager(dir);
+    const job = await mgr.createJob('suspend resume', 'DOWNLOAD');
+    await job.addFile(`${server.url}/f`, join(dir, 'f.bin'));
+    const temp = (await (await job.enumFiles())[0]?.getTemporaryName()) as string;
+    await job.resume();
+    await pollUntil(async () => (await job.getProgress()).bytesTransferred > 0);
+    await job.suspend();
+    const kept = (await job.getProgress()).bytesTransferred;
+    const inode = (await stat(temp)).ino;
+    await job.resume();
+    await waitForState(job, 'TRANSFERRED');
+    expect((await stat(temp)).ino).toBe(inode);
+    expect(server.log('GET', '/f').map((r) => r.headers.range)).toEqual(['bytes=0-', `bytes=${kept}-`]);
+    expect(await job.complete()).toBe('S_OK');
+    expectSameBytes(await readFile(join(dir, 'f.bin')), content);
   });
 });
 
