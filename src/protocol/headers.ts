@@ -113,15 +113,3 @@ export function mergeHeaders(...maps: ReadonlyArray<Readonly<Record<string, stri
   }
   return out;
 }
-
-/** Headers that carry credentials or state of one origin and must not follow a request elsewhere. */
-const ORIGIN_BOUND: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
-
-/** The map without credentials, for requests to another origin (a reply URL on another host). */
-export function withoutOriginBoundHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!ORIGIN_BOUND.has(name.toLowerCase())) out[name] = value;
-  }
-  return out;
-}

@@ -100,7 +100,15 @@ export class HttpDownloadEngine implements TransferEngine {
       progressBytes: o.progressBytes,
       progressIntervalMs: o.progressIntervalMs,
     };
-    const client = new RemoteClient({ transport: o.transport, job, signal, timeoutMs: run.timeoutMs, connectTimeoutMs: run.connectTimeoutMs, env: o.env });
+    const client = new RemoteClient({
+      transport: o.transport,
+      job,
+      origin: new URL(request.target.url).origin,
+      signal,
+      timeoutMs: run.timeoutMs,
+      connectTimeoutMs: run.connectTimeoutMs,
+      env: o.env,
+    });
     const tracker = new Tracker(run);
     const verb = job.httpMethod?.toUpperCase();
     let completed = false;

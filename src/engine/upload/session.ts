@@ -256,7 +256,8 @@ export class UploadSession {
     const done = await fetchReply(reply, {
       transport: this.#options.transport,
       connectOptions: this.#job.connectOptions,
-      // Credentials go only to the upload's own server; a reply elsewhere gets the rest.
+      // Custom headers and credentials go only to the upload's own server (or its Host-Id
+      // delegate); a reply elsewhere gets neither.
       headersFor: (url) => this.#job.headers(url.origin === this.#job.remote.origin || url.origin === this.#target().origin),
       securityFlags: this.#ctx.job.securityFlags,
       signal: this.#ctx.signal,
