@@ -168,6 +168,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
       if (count + files.length > quotas.filesPerJob) {
         throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
       }
+      const existing = count === 0 ? [] : this.#queue.openStore.getFiles(this.id).map((f) => f.localName);
+      v.checkDistinctLocalNames(existing, files.map((f) => f.localName));
       files.forEach((f, i) => {
         this.#queue.openStore.insertFile({
           jobId: this.id,

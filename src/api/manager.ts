@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { type Clock, systemClock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
-import { checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
+import { checkHresult, checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
 import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
 import { JobStore } from '../store/job-store.js';
 import { JobQueue } from '../queue/job-queue.js';
@@ -131,8 +131,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
   }
 
   async getErrorDescription(hresult: number): Promise<string> {
-    if (!Number.isInteger(hresult)) throw new BitsError('E_INVALIDARG', 'An HRESULT is a 32-bit integer.');
-    return describeHresult(hresult);
+    return describeHresult(checkHresult(hresult));
   }
 
   /** Upload jobs cancelled while their Cancel-Session has not reached the server yet. */

@@ -4,6 +4,7 @@
  */
 import type { ClientCertificate } from '../../engine/types.js';
 import { AUTH_SCHEMES, AUTH_TARGETS, type AuthScheme, type AuthTarget, PROXY_USAGES, type ProxySettings } from '../../job/types.js';
+import { redactHeaderBlock } from '../../shared/logger.js';
 import { nullable, parseChoice, parseUnsigned } from '../args.js';
 import { UsageError } from '../errors.js';
 import { formatFlags } from '../format.js';
@@ -105,7 +106,9 @@ const headers: VerbSpec[] = [
       return lines;
     },
     text: (lines) => (lines === null ? 'Custom headers removed.' : `Custom headers set (${lines.length}).`),
-    json: (customHeaders) => ({ customHeaders }),
+    // Names only, as for credentials: the values are often API keys, and the output of a script
+    // ends up in logs. /getcustomheaders reads them back while they are not write-only.
+    json: (lines) => ({ customHeaders: lines === null ? null : lines.map(redactHeaderBlock) }),
   }),
   setter({
     name: 'makecustomheaderswriteonly',
