@@ -7,7 +7,7 @@ import { AUTH_SCHEMES, AUTH_TARGETS, type AuthScheme, type AuthTarget, PROXY_USA
 import { redactHeaderBlock } from '../../shared/logger.js';
 import { nullable, parseChoice, parseUnsigned } from '../args.js';
 import { UsageError } from '../errors.js';
-import { formatFlags } from '../format.js';
+import { certificateText, formatFlags, nullText, printable } from '../format.js';
 import { splitHeaders } from '../snapshot.js';
 import type { VerbSpec } from '../types.js';
 import { getter, setter } from './define.js';
@@ -38,14 +38,14 @@ const proxy: VerbSpec[] = [
     summary: 'Print the proxy list (NULL when none).',
     key: 'proxyList',
     read: async (j) => (await j.getProxySettings()).proxyList,
-    text: (v) => v ?? 'NULL',
+    text: nullText,
   }),
   getter({
     name: 'getproxybypasslist',
     summary: 'Print the proxy bypass list (NULL when none).',
     key: 'proxyBypassList',
     read: async (j) => (await j.getProxySettings()).bypassList,
-    text: (v) => v ?? 'NULL',
+    text: nullText,
   }),
 ];
 
@@ -93,7 +93,7 @@ const headers: VerbSpec[] = [
     summary: 'Print the custom headers, one a line (NULL when none).',
     key: 'customHeaders',
     read: async (j) => splitHeaders(await j.getCustomHeaders()),
-    text: (lines) => (lines === null ? 'NULL' : lines.join('\n')),
+    text: (lines) => (lines === null ? 'NULL' : lines.map(printable).join('\n')),
   }),
   setter({
     name: 'setcustomheaders',
@@ -152,15 +152,10 @@ const security: VerbSpec[] = [
       await j.setHttpMethod(method);
       return method;
     },
-    text: (method) => `HTTP method set to ${method}.`,
+    text: (method) => `HTTP method set to ${printable(method)}.`,
     json: (httpMethod) => ({ httpMethod }),
   }),
 ];
-
-function certText(cert: ClientCertificate | null): string {
-  if (cert === null) return 'NULL';
-  return cert.keyFile === null ? cert.certFile : `${cert.certFile} KEY: ${cert.keyFile}`;
-}
 
 const certificates: VerbSpec[] = [
   setter({
@@ -178,7 +173,7 @@ const certificates: VerbSpec[] = [
       await j.setClientCertificate(cert);
       return cert;
     },
-    text: (cert) => `Client certificate set to ${certText(cert)}.`,
+    text: (cert) => `Client certificate set to ${certificateText(cert)}.`,
     json: (cert) => ({ clientCertificate: { certFile: cert.certFile, keyFile: cert.keyFile } }),
   }),
   getter({
@@ -186,7 +181,7 @@ const certificates: VerbSpec[] = [
     summary: 'Print the client certificate file (and key file), or NULL.',
     key: 'clientCertificate',
     read: (j) => j.getClientCertificate(),
-    text: certText,
+    text: certificateText,
     json: (cert) => (cert === null ? null : { certFile: cert.certFile, keyFile: cert.keyFile }),
   }),
   setter({
