@@ -40,6 +40,8 @@ export function insertNewFiles(job: JobRecord, tx: TransactionWrites, files: rea
   if (count + files.length > quotas.filesPerJob) {
     throw new BitsError('BG_E_TOO_MANY_FILES_IN_JOB', `The job would have ${count + files.length} files; the limit is ${quotas.filesPerJob}.`);
   }
+  const existing = count === 0 ? [] : tx.getFiles(job.id).map((f) => f.localName);
+  v.checkDistinctLocalNames(existing, files.map((f) => f.localName));
   files.forEach((f, i) => {
     tx.insertFile({
       jobId: job.id,

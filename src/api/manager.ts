@@ -8,7 +8,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
-import { checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
+import { checkHresult, checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
 import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
 import { JobQueue } from '../queue/job-queue.js';
 import type { BitsEvents } from '../job/events.js';
@@ -129,8 +129,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
   }
 
   async getErrorDescription(hresult: number): Promise<string> {
-    if (!Number.isInteger(hresult)) throw new BitsError('E_INVALIDARG', 'An HRESULT is a 32-bit integer.');
-    return describeHresult(hresult);
+    return describeHresult(checkHresult(hresult));
   }
 
   /** Upload jobs cancelled while their Cancel-Session has not reached the server yet. */

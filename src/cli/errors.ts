@@ -4,6 +4,7 @@
  * document always carry the same HRESULT, code, context and message.
  */
 import { describeHresult, formatHresult, hresultOf } from '../shared/hresult.js';
+import { printable } from './format.js';
 
 /** Exit codes (docs/cli.md). */
 export const EXIT = {
@@ -112,8 +113,9 @@ export function toFailure(err: unknown): Failure {
  * when it adds something; a daemon that is not running gets its one self-contained line.
  */
 export function failureText(f: Failure): string {
-  if (f.exitCode === EXIT.NO_DAEMON) return `ERROR: ${formatHresult(f.hresult)} ${f.code} - ${f.message}\n`;
-  const detail = f.message && f.message !== f.description ? ` (${f.message})` : '';
+  // Messages quote what they refuse (a job name, a URL): shown printable, exact in --json.
+  if (f.exitCode === EXIT.NO_DAEMON) return `ERROR: ${formatHresult(f.hresult)} ${f.code} - ${printable(f.message)}\n`;
+  const detail = f.message && f.message !== f.description ? ` (${printable(f.message)})` : '';
   const usage = f.usage ? `Usage: bitsadmin ${f.usage}\n` : '';
   return `ERROR: ${formatHresult(f.hresult)} ${f.code} - ${f.description}${detail}\n${usage}`;
 }

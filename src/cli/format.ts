@@ -1,10 +1,29 @@
 /**
  * bitsadmin's text: the /list line, the /info block (short and /verbose), file lines, the error
  * block, times and sizes. Pure functions over the snapshot objects of snapshot.ts.
+ *
+ * Every string that comes from a job (names, descriptions, URLs, paths, server messages) goes
+ * through printable(): it may hold newlines or terminal escape sequences, and text output must
+ * keep one job to a line and send nothing to the terminal but text. --json prints exact values.
  */
 import { ERROR_CONTEXTS, type ErrorContext, formatHresult } from '../shared/hresult.js';
 import type { JobType } from '../job/types.js';
 import type { ErrorJson, FileJson, JobDetailsJson, JobJson } from './snapshot.js';
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with C0 controls, DEL and C1 controls escaped: \n, \r, \t, \x1b, \x7f, \u009b. C1
+ * controls count because some terminals act on them (0x9B is CSI). Backslashes stay as they are:
+ * names and paths use them, and the exact value is one --json away.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED[c] ?? (code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
 
 /**
  * bitsadmin's time format, "M/D/YYYY h:mm:ss AM", in the local time zone of the bitsadmin process
@@ -41,20 +60,20 @@ function counts(job: JobJson): string {
 
 /** One /list and /monitor line: "{GUID} 'name' STATE 0 / 1 0 / UNKNOWN". */
 export function listLine(job: JobJson): string {
-  return `${job.id} '${job.displayName}' ${job.state} ${counts(job)}`;
+  return `${job.id} '${printable(job.displayName)}' ${job.state} ${counts(job)}`;
 }
 
 /** One file as bitsadmin shows it: "0 / UNKNOWN WORKING remote -> local". */
 export function fileLine(f: FileJson): string {
-  return `${f.bytesTransferred} / ${formatSize(f.bytesTotal)} ${f.completed ? 'COMPLETED' : 'WORKING'} ${f.remoteName} -> ${f.localName}`;
+  return `${f.bytesTransferred} / ${formatSize(f.bytesTotal)} ${f.completed ? 'COMPLETED' : 'WORKING'} ${printable(f.remoteName)} -> ${printable(f.localName)}`;
 }
 
 /** The three lines of /info without /verbose. */
 export function infoHeader(job: JobJson): string[] {
   const p = job.progress;
   return [
-    `GUID: ${job.id} DISPLAY: '${job.displayName}'`,
-    `TYPE: ${formatType(job.type)} STATE: ${job.state} OWNER: ${job.owner}`,
+    `GUID: ${job.id} DISPLAY: '${printable(job.displayName)}'`,
+    `TYPE: ${formatType(job.type)} STATE: ${job.state} OWNER: ${printable(job.owner)}`,
     `PRIORITY: ${job.priority} FILES: ${p.filesTransferred} / ${p.filesTotal} BYTES: ${p.bytesTransferred} / ${formatSize(p.bytesTotal)}`,
   ];
 }
@@ -65,24 +84,24 @@ function contextValue(context: string): number {
 
 /** "ERROR FILE:    remote -> local", or nothing when the error is not about one file. */
 export function errorFileLines(e: ErrorJson): string[] {
-  return e.file ? [`ERROR FILE:    ${e.file.remoteName} -> ${e.file.localName}`] : [];
+  return e.file ? [`ERROR FILE:    ${printable(e.file.remoteName)} -> ${printable(e.file.localName)}`] : [];
 }
 
 export function errorContextLine(e: ErrorJson): string {
-  return `ERROR CONTEXT: ${formatHresult(contextValue(e.context))} - ${e.contextDescription}`;
+  return `ERROR CONTEXT: ${formatHresult(contextValue(e.context))} - ${printable(e.contextDescription)}`;
 }
 
 /** /geterror and the error part of /info /verbose. */
 export function errorLines(e: ErrorJson): string[] {
   const lines = errorFileLines(e);
-  lines.push(`ERROR CODE:    ${formatHresult(e.hresult)} - ${e.description}`);
+  lines.push(`ERROR CODE:    ${formatHresult(e.hresult)} - ${printable(e.description)}`);
   lines.push(errorContextLine(e));
-  if (e.message && e.message !== e.description) lines.push(`ERROR DETAIL:  ${e.message}`);
+  if (e.message && e.message !== e.description) lines.push(`ERROR DETAIL:  ${printable(e.message)}`);
   return lines;
 }
 
 function quoted(value: string | null): string {
-  return value === null ? 'NULL' : `'${value}'`;
+  return value === null ? 'NULL' : `'${printable(value)}'`;
 }
 
 export function notifyCmdLineText(c: { program: string | null; parameters: string | null }): string {
@@ -97,25 +116,35 @@ export function infoVerbose(job: JobDetailsJson): string[] {
   // A command-line client cannot hold a COM-style callback, so none is ever registered from here.
   lines.push(`NOTIFY INTERFACE: UNREGISTERED NOTIFICATION FLAGS: ${job.notifyFlags}`);
   lines.push(`RETRY DELAY: ${job.minRetryDelay} NO PROGRESS TIMEOUT: ${job.noProgressTimeout} ERROR COUNT: ${job.errorCount}`);
-  lines.push(`PROXY USAGE: ${job.proxy.usage} PROXY LIST: ${job.proxy.proxyList ?? 'NULL'} PROXY BYPASS LIST: ${job.proxy.bypassList ?? 'NULL'}`);
+  lines.push(`PROXY USAGE: ${job.proxy.usage} PROXY LIST: ${nullText(job.proxy.proxyList)} PROXY BYPASS LIST: ${nullText(job.proxy.bypassList)}`);
   if (job.error) lines.push(...errorLines(job.error));
-  lines.push(`DESCRIPTION: ${job.description}`);
+  lines.push(`DESCRIPTION: ${printable(job.description)}`);
   lines.push('JOB FILES:');
   for (const f of job.files) lines.push(`\t${fileLine(f)}`);
   lines.push(`NOTIFICATION COMMAND LINE: ${notifyCmdLineText(job.notifyCmdLine)}`);
   lines.push(`CUSTOM HEADERS: ${customHeadersText(job)}`);
-  lines.push(`MAX DOWNLOAD TIME: ${job.maxDownloadTime} SECURITY FLAGS: ${formatFlags(job.securityFlags)} HTTP METHOD: ${job.httpMethod}`);
-  const cert = job.clientCertificate;
-  lines.push(`CLIENT CERTIFICATE: ${cert ? `${cert.certFile}${cert.keyFile ? ` KEY: ${cert.keyFile}` : ''}` : 'NULL'}`);
+  lines.push(`MAX DOWNLOAD TIME: ${job.maxDownloadTime} SECURITY FLAGS: ${formatFlags(job.securityFlags)} HTTP METHOD: ${printable(job.httpMethod)}`);
+  lines.push(`CLIENT CERTIFICATE: ${certificateText(job.clientCertificate)}`);
   if (job.reply) {
-    lines.push(`REPLY FILE: ${job.reply.fileName ?? 'NULL'} REPLY PROGRESS: ${job.reply.progress.bytesTransferred} / ${formatSize(job.reply.progress.bytesTotal)}`);
+    lines.push(`REPLY FILE: ${nullText(job.reply.fileName)} REPLY PROGRESS: ${job.reply.progress.bytesTransferred} / ${formatSize(job.reply.progress.bytesTotal)}`);
   }
   return lines;
 }
 
 function customHeadersText(job: JobDetailsJson): string {
   if (job.customHeadersWriteOnly) return '(write-only)';
-  return job.customHeaders === null ? 'NULL' : job.customHeaders.join(' | ');
+  return job.customHeaders === null ? 'NULL' : job.customHeaders.map(printable).join(' | ');
+}
+
+/** A value that may be null, for text: NULL, or the value made printable. */
+export function nullText(value: string | null): string {
+  return value === null ? 'NULL' : printable(value);
+}
+
+/** "CERT[ KEY: KEY]" or NULL. */
+export function certificateText(cert: { readonly certFile: string; readonly keyFile: string | null } | null): string {
+  if (cert === null) return 'NULL';
+  return cert.keyFile === null ? printable(cert.certFile) : `${printable(cert.certFile)} KEY: ${printable(cert.keyFile)}`;
 }
 
 /**

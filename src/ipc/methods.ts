@@ -26,7 +26,8 @@ interface MethodSpec {
 
 const none = {} as const;
 const job = <S extends Shape>(shape: S): { readonly params: S & { readonly job: ReturnType<typeof string> } } => ({ params: { ...shape, job: string() } });
-const file = <S extends Shape>(shape: S) => ({ params: { ...shape, job: string(), index: integer(0) } });
+/** A file index is a DWORD (IBackgroundCopyJob files are counted in ULONGs). */
+const file = <S extends Shape>(shape: S) => ({ params: { ...shape, job: string(), index: integer(0, 0xffffffff) } });
 
 const fileInfo = object({ remoteName: string(), localName: string() });
 const range = object({ initialOffset: number(), length: number() });

@@ -4,8 +4,9 @@
  * server typed parameters and the client typed calls from one definition. Pure: no I/O.
  *
  * Schemas check wire types (string, number, null, object shape); the values themselves (a known
- * priority, a URL, a path) are checked by the manager, so a call gets the same HRESULT over IPC as
- * in process.
+ * priority, a URL, a path, the DWORD range of flags and timeouts) are checked by the manager, so a
+ * call gets the same HRESULT over IPC as in process. Only the IPC's own integers (a file index, a
+ * subscription id) are range-checked here.
  */
 
 export interface Schema<T> {
@@ -49,8 +50,8 @@ function make<T>(expected: string, test: (value: unknown) => boolean): Schema<T>
 export const string = (): Schema<string> => make('a string', (v) => typeof v === 'string');
 /** A finite number (JSON has no NaN or Infinity); integrality is left to the manager. */
 export const number = (): Schema<number> => make('a number', (v) => typeof v === 'number' && Number.isFinite(v));
-export const integer = (min: number): Schema<number> =>
-  make(`an integer of at least ${min}`, (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min);
+export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): Schema<number> =>
+  make(max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`, (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max);
 export const boolean = (): Schema<boolean> => make('true or false', (v) => typeof v === 'boolean');
 
 export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {

@@ -70,12 +70,32 @@ export function checkPriority(priority: unknown): Priority {
   return priority as Priority;
 }
 
-export function checkNotifyFlags(flags: unknown): number {
-  if (!Number.isInteger(flags) || (flags as number) < 0) throw invalidArg('Notify flags must be a non-negative integer.');
-  if (((flags as number) & ~NOTIFY_ALL_FLAGS) !== 0) {
-    throw new BitsError('E_NOTIMPL', `Unknown notify flag bits 0x${((flags as number) & ~NOTIFY_ALL_FLAGS).toString(16)}; known bits are 0x1-0x20.`);
+/**
+ * A DWORD argument: an integer from 0 to 0xFFFFFFFF. Checked before any bit test: JavaScript's
+ * bitwise operators keep only the low 32 bits, so 2^32 would pass as 0 and 2^53 + 1 as 1.
+ */
+export function checkDword(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_DWORD) {
+    throw invalidArg(`${what} must be a 32-bit unsigned integer (0 to 0xFFFFFFFF); got ${JSON.stringify(value)}.`);
   }
-  return flags as number;
+  return value;
+}
+
+export function checkNotifyFlags(flags: unknown): number {
+  const value = checkDword(flags, 'The notify flags');
+  const unknown = (value & ~NOTIFY_ALL_FLAGS) >>> 0;
+  if (unknown !== 0) {
+    throw new BitsError('E_NOTIMPL', `Unknown notify flag bits 0x${unknown.toString(16)}; known bits are 0x1-0x20.`);
+  }
+  return value;
+}
+
+/** An HRESULT for GetErrorDescription: a 32-bit value, signed (-2147024809) or unsigned (0x80070057). */
+export function checkHresult(hresult: unknown): number {
+  if (typeof hresult !== 'number' || !Number.isInteger(hresult) || hresult < -0x80000000 || hresult > MAX_DWORD) {
+    throw invalidArg(`An HRESULT is a 32-bit integer (-0x80000000 to 0xFFFFFFFF); got ${JSON.stringify(hresult)}.`);
+  }
+  return hresult >>> 0;
 }
 
 function checkSeconds(value: unknown, what: string): number {
@@ -161,6 +181,41 @@ export function checkLocalName(local: unknown, what = 'The local name'): string 
   return local;
 }
 
+/** An absolute path with "//", "/./" and "/x/../" folded (path.posix.normalize, kept pure here). */
+export function normalizeAbsolutePath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * AddFile/AddFileSet: no two files of a job may share a local name, or the last rename at Complete
+ * would silently win. `existing` are the job's files, `added` the call's, all absolute (checkLocalName);
+ * names are compared after normalisation ("/d//a", "/d/./a" and "/d/x/../a" are one file).
+ * Symbolic links are not resolved: that needs the file system, and the directory may not exist yet.
+ */
+export function checkDistinctLocalNames(existing: readonly string[], added: readonly string[]): void {
+  const taken = new Map<string, { name: string; added: boolean }>();
+  for (const name of existing) taken.set(normalizeAbsolutePath(name), { name, added: false });
+  added.forEach((name, i) => {
+    const key = normalizeAbsolutePath(name);
+    const other = taken.get(key);
+    if (other !== undefined) {
+      const same = other.name === name ? '' : ` (as ${JSON.stringify(other.name)})`;
+      throw invalidArg(
+        other.added
+          ? `The local name ${JSON.stringify(name)} of file ${i + 1} of this call is given twice${same}; each file of a job needs its own local name.`
+          : `The local name ${JSON.stringify(name)} is already the local name of another file of this job${same}; each file of a job needs its own local name.`,
+      );
+    }
+    taken.set(key, { name, added: true });
+  });
+}
+
 export function checkRanges(ranges: unknown, maxRanges: number): FileRange[] {
   if (!Array.isArray(ranges) || ranges.length === 0) throw invalidArg('Give at least one byte range.');
   if (ranges.length > maxRanges) {
@@ -174,6 +229,10 @@ export function checkRanges(ranges: unknown, maxRanges: number): FileRange[] {
     }
     if (!Number.isSafeInteger(length) || ((length as number) <= 0 && length !== BG_LENGTH_TO_EOF)) {
       throw new BitsError('BG_E_INVALID_RANGE', `Range length ${JSON.stringify(length)} must be positive or BG_LENGTH_TO_EOF.`);
+    }
+    // Offsets past 2^53 - 1 cannot be added or compared exactly: the end must be a safe integer too.
+    if (length !== BG_LENGTH_TO_EOF && !Number.isSafeInteger((initialOffset as number) + (length as number))) {
+      throw new BitsError('BG_E_INVALID_RANGE', `The range at offset ${String(initialOffset)} of ${String(length)} bytes ends past byte 2^53 - 1.`);
     }
     out.push({ initialOffset: initialOffset as number, length: length as number });
   }
@@ -203,6 +262,17 @@ export function checkProxySettings(usage: unknown, list: unknown, bypass: unknow
   }
   if (proxyList !== null && proxyList.length > LIMITS.proxyList) {
     throw new BitsError('BG_E_PROXY_LIST_TOO_LARGE', `The proxy list is ${proxyList.length} characters long; the limit is ${LIMITS.proxyList}.`);
+  }
+  if (proxyList !== null) {
+    // The list is stored, shown by /info and returned by getProxySettings: a password in it would
+    // leak there. Host names cannot contain "@", so any "@" is a user name or password. The entry
+    // is not quoted back: the message would carry the password into logs and terminals.
+    const entry = proxyList.split(/[\s;]+/).filter((e) => e !== '').findIndex((e) => e.includes('@'));
+    if (entry >= 0) {
+      throw invalidArg(
+        `Proxy list entry ${entry + 1} contains a user name or password (user:password@); remove it and give the proxy credentials with setCredentials, target PROXY (bitsadmin /setcredentials JOB PROXY BASIC USER PASSWORD).`,
+      );
+    }
   }
   if (bypassList !== null && bypassList.length > LIMITS.proxyList) {
     throw new BitsError('BG_E_PROXY_BYPASS_LIST_TOO_LARGE', `The bypass list is ${bypassList.length} characters long; the limit is ${LIMITS.proxyList}.`);
@@ -258,24 +328,27 @@ export function checkCustomHeaders(headers: unknown): string | null {
   }
   if (headers === '') return null;
   const body = headers.endsWith('\r\n') ? headers.slice(0, -2) : headers;
-  for (const line of body.split('\r\n')) {
-    if (/[\r\n\0]/.test(line)) throw invalidArg('Custom headers must be separated by CRLF; found a bare CR, LF or NUL.');
+  // Messages name the line by number, never by content: a header line is often an API key.
+  body.split('\r\n').forEach((line, i) => {
+    if (/[\r\n\0]/.test(line)) throw invalidArg(`Custom headers must be separated by CRLF; line ${i + 1} has a bare CR, LF or NUL.`);
     const colon = line.indexOf(':');
     if (colon <= 0 || !HEADER_NAME.test(line.slice(0, colon))) {
-      throw invalidArg(`Custom header line ${JSON.stringify(line)} is not "Name: value".`);
+      throw invalidArg(`Custom header line ${i + 1} is not "Name: value" (a header name, a colon, then the value).`);
     }
-  }
+  });
   return headers;
 }
 
 export function checkSecurityFlags(flags: unknown): number {
-  if (!Number.isInteger(flags) || (flags as number) < 0 || ((flags as number) & ~SECURITY_ALL_FLAGS) !== 0) {
-    throw invalidArg(`Security flags 0x${Number(flags).toString(16)} contain unknown bits.`);
+  const value = checkDword(flags, 'The security flags');
+  const unknown = (value & ~SECURITY_ALL_FLAGS) >>> 0;
+  if (unknown !== 0) {
+    throw invalidArg(`Security flags 0x${value.toString(16)} contain unknown bits (0x${unknown.toString(16)}).`);
   }
-  if (((flags as number) & SECURITY.REDIRECT_POLICY_MASK) === 0x300) {
+  if ((value & SECURITY.REDIRECT_POLICY_MASK) === 0x300) {
     throw invalidArg('Security flags name two redirect policies (0x100 and 0x200): choose one.');
   }
-  return flags as number;
+  return value;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -3,10 +3,12 @@
  * upload and download engines: SERVER-target credentials become Authorization, PROXY-target ones
  * Proxy-Authorization (passed to the transport's ConnectOptions).
  *
- * Credentials are sent pre-emptively on every request. BITS negotiates after a 401, but Basic has
- * nothing to negotiate, and resending a fragment body just to learn the scheme doubles the traffic.
- * Other schemes (NTLM, NEGOTIATE, DIGEST, PASSPORT) are not implemented: they yield no header, so a
- * server that demands them answers 401 and the job fails with BG_E_HTTP_ERROR_401.
+ * The upload engine sends Basic credentials pre-emptively on every request. BITS negotiates after
+ * a 401, but Basic has nothing to negotiate, and resending a fragment body just to learn the scheme
+ * doubles the traffic. Digest needs the server's challenge, so only the download engine answers it,
+ * after a 401 (src/engine/download/http-auth.ts, which also answers Basic that way). NTLM,
+ * NEGOTIATE and PASSPORT are not implemented: a server that demands them answers 401 and the job
+ * fails with BG_E_HTTP_ERROR_401.
  */
 import type { AuthTarget, Credentials } from '../job/types.js';
 

@@ -49,7 +49,7 @@ export function isTokenName(name: string): boolean {
 }
 
 export interface RejectedHeaderLine {
-  /** The offending line, truncated for logs (custom header values can be secrets: only the name part). */
+  /** The header name of the offending line, or '' when it has none (custom header values can be secrets: never the value). */
   readonly name: string;
   readonly reason: 'no-colon' | 'bad-name' | 'bad-value' | 'reserved' | 'folded';
 }
@@ -78,13 +78,15 @@ export function parseCustomHeaders(text: string | null | undefined): CustomHeade
     }
     const colon = line.indexOf(':');
     if (colon < 0) {
-      rejected.push({ name: line.slice(0, 40), reason: 'no-colon' });
+      // Without a colon there is no name part: the whole line may be a secret.
+      rejected.push({ name: '', reason: 'no-colon' });
       continue;
     }
     const name = line.slice(0, colon);
     const value = line.slice(colon + 1).trim();
     if (!isTokenName(name)) {
-      rejected.push({ name: name.slice(0, 40), reason: 'bad-name' });
+      // Not a header name, so possibly not a name at all ("Bearer abc123: x"): not repeated.
+      rejected.push({ name: '', reason: 'bad-name' });
       continue;
     }
     const lower = name.toLowerCase();
@@ -110,18 +112,6 @@ export function mergeHeaders(...maps: ReadonlyArray<Readonly<Record<string, stri
   const out: Record<string, string> = {};
   for (const map of maps) {
     for (const [name, value] of Object.entries(map)) out[name.toLowerCase()] = value;
-  }
-  return out;
-}
-
-/** Headers that carry credentials or state of one origin and must not follow a request elsewhere. */
-const ORIGIN_BOUND: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
-
-/** The map without credentials, for requests to another origin (a reply URL on another host). */
-export function withoutOriginBoundHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!ORIGIN_BOUND.has(name.toLowerCase())) out[name] = value;
   }
   return out;
 }

@@ -49,6 +49,7 @@ const table = {
   ERROR_WINHTTP_INVALID_SERVER_RESPONSE: { value: 0x80072f78, description: 'The server returned an invalid or unrecognized response.' },
   ERROR_WINHTTP_REDIRECT_FAILED: { value: 0x80072f7c, description: 'The HTTP redirect request failed.' },
   ERROR_WINHTTP_SECURE_FAILURE: { value: 0x80072f8f, description: 'A security error occurred.' },
+  ERROR_WINHTTP_HEADER_SIZE_OVERFLOW: { value: 0x80072f96, description: 'The size of the headers received exceeds the limit for the request.' },
 
   BG_E_NOT_FOUND: { value: 0x80200001, description: 'The requested job was not found.' },
   BG_E_INVALID_STATE: { value: 0x80200002, description: 'The requested action is not allowed in the current job state. The job might have been canceled or completed transferring. It is in a read-only state now.' },

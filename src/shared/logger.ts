@@ -1,8 +1,8 @@
 /**
  * The structured logger: one line per event, JSON or logfmt, filtered by level, written to a
  * function (the daemon passes stderr). Every message and field goes through redact() first, so a
- * password, an Authorization/Proxy-Authorization/Cookie header or a credentials object can never
- * reach a log, whoever logs it.
+ * password, an Authorization/Proxy-Authorization/Cookie header, a custom header's value, a proxy
+ * URL's user:password or a credentials object can never reach a log, whoever logs it.
  */
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -39,6 +39,16 @@ const SECRET_KEY = /^(pass(word|wd|phrase)?|secret|client[-_]?secret|token|acces
 const SECRET_HEADER_LINE = /^([ \t]*(?:authorization|proxy-authorization|cookie|set-cookie)[ \t]*:)[^\r\n]*/gim;
 /** user:password@ in URLs. */
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi;
+/**
+ * Fields holding header blocks or maps (IPC setCustomHeaders' `headers`, a job's `customHeaders`):
+ * custom headers often carry API keys, so every value goes, whatever the header's name.
+ */
+const HEADERS_KEY = /^(custom[-_]?)?headers$/i;
+/** A header line's name and colon. */
+const HEADER_NAME_PART = /^([ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*:).*$/;
+/** Fields holding proxy lists: entries are "[proto=][scheme://][user[:password]@]host[:port]". */
+const PROXY_LIST_KEY = /^proxy[-_]?list$/i;
+const PROXY_USERINFO = /(^|[\s;])([a-z]+=)?([a-z][a-z0-9+.-]*:\/\/)?[^\s;]*@/gi;
 const MAX_DEPTH = 6;
 const MAX_ITEMS = 50;
 const MAX_STRING = 4096;
@@ -48,10 +58,31 @@ export function redactString(text: string): string {
   return cut.replace(SECRET_HEADER_LINE, `$1 ${REDACTED}`).replace(URL_PASSWORD, `$1:${REDACTED}@`);
 }
 
+/** Every line of a header block with its value replaced; a line that is not "Name: value" goes whole. */
+export function redactHeaderBlock(text: string): string {
+  return text
+    .split(/(\r\n|\r|\n)/)
+    .map((part, i) => (i % 2 === 1 || part.trim() === '' ? part : HEADER_NAME_PART.test(part) ? part.replace(HEADER_NAME_PART, `$1 ${REDACTED}`) : REDACTED))
+    .join('');
+}
+
+function redactField(key: string, value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (value === null || value === undefined) return value;
+  if (SECRET_KEY.test(key)) return REDACTED;
+  if (HEADERS_KEY.test(key)) {
+    if (typeof value === 'string') return redactString(redactHeaderBlock(value));
+    if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((v) => (typeof v === 'string' ? redactString(redactHeaderBlock(v)) : REDACTED));
+    if (typeof value === 'object') return Object.fromEntries(Object.keys(value).slice(0, MAX_ITEMS).map((name) => [name, REDACTED]));
+  }
+  if (PROXY_LIST_KEY.test(key) && typeof value === 'string') return redactString(value.replace(PROXY_USERINFO, `$1$2$3${REDACTED}@`));
+  return redact(value, depth + 1, seen);
+}
+
 /**
- * A loggable copy of any value with secrets removed: secret-named fields are replaced, strings
- * lose credential headers and URL passwords, errors keep name/code/message, and depth, size and
- * cycles are bounded so any value can be passed safely.
+ * A loggable copy of any value with secrets removed: secret-named fields are replaced, header
+ * fields keep their header names only, proxy lists lose user:password@, strings lose credential
+ * headers and URL passwords, errors keep name/code/message, and depth, size and cycles are bounded
+ * so any value can be passed safely.
  */
 export function redact(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
   if (typeof value === 'string') return redactString(value);
@@ -86,7 +117,7 @@ export function redact(value: unknown, depth = 0, seen: WeakSet<object> = new We
       out['...'] = 'more fields';
       break;
     }
-    out[key] = SECRET_KEY.test(key) && v !== null && v !== undefined ? REDACTED : redact(v, depth + 1, seen);
+    out[key] = redactField(key, v, depth, seen);
   }
   return out;
 }

@@ -9,6 +9,7 @@
  */
 import { BitsError } from '../shared/errors.js';
 import type { HresultCode } from '../shared/hresult.js';
+import { headTooLarge, MAX_RESPONSE_HEAD_BYTES } from './head-limit.js';
 import { httpStatusError } from './http-status.js';
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
@@ -127,8 +128,16 @@ export function mapTransportError(err: unknown, signal?: AbortSignal): unknown {
       details,
     });
   }
-  if (code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_INFO') {
-    return transient('ERROR_WINHTTP_INVALID_SERVER_RESPONSE', err, details);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return headTooLarge(MAX_RESPONSE_HEAD_BYTES, null, err);
+  // undici's HTTPParserError has no code when llhttp's error has no name it knows (a garbage or
+  // negative Content-Length, a status line that is not HTTP): its name is the stable part.
+  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || err.name === 'HTTPParserError') {
+    return new BitsError('ERROR_WINHTTP_INVALID_SERVER_RESPONSE', `The server's answer is not valid HTTP/1.1: ${err.message}`, {
+      context: 'GENERAL_TRANSPORT',
+      transient: true,
+      cause: err,
+      details,
+    });
   }
   // Any other errno from the socket layer is a network condition that may pass.
   if (/^E[A-Z]+$/.test(code)) return transient('ERROR_WINHTTP_CONNECTION_ERROR', err, details);

@@ -8,13 +8,17 @@
  * request, so that a bad proxy setting or an unreadable client certificate surfaces as the request's
  * BitsError (the job's error) instead of an exception from connect().
  *
- * undici closes the socket after a HEAD response (servers that wrongly send a body to HEAD would
- * otherwise corrupt the next response); bitsd keeps that safety, at the cost of one reconnect.
+ * HEAD keeps its connection (undici's default is to close it, in case a broken server sends a
+ * body with the HEAD answer): see request() for why that is safe.
+ *
+ * Response heads are bounded (head-limit.ts): at most MAX_RESPONSE_HEAD_BYTES of status line,
+ * headers and 1xx interim responses, as WinHTTP bounds them, however the server spreads them.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Client, type Dispatcher, ProxyAgent } from 'undici';
 import { abortReason, mapTransportError } from './error-mapping.js';
+import { HeadLimit, MAX_RESPONSE_HEAD_BYTES } from './head-limit.js';
 import { type Env, resolveProxy } from './proxy-resolver.js';
 import { wrapResponse } from './response.js';
 import { buildTlsPolicy, type PeerVerifier } from './tls-policy.js';
@@ -67,6 +71,7 @@ class UndiciConnection implements HttpConnection {
   readonly #options: ConnectOptions;
   readonly #transport: Required<Omit<UndiciTransportOptions, 'ca'>> & { ca: readonly string[] };
   readonly #origin: URL;
+  readonly #head: HeadLimit;
   #dispatcher: Promise<Dispatcher> | undefined;
   #closed = false;
 
@@ -74,6 +79,7 @@ class UndiciConnection implements HttpConnection {
     this.#options = options;
     this.#transport = transport;
     this.#origin = originOf(options.origin);
+    this.#head = new HeadLimit(this.#origin.origin);
   }
 
   async #build(): Promise<Dispatcher> {
@@ -92,13 +98,14 @@ class UndiciConnection implements HttpConnection {
         : undefined;
     const tlsOptions = { ...(tlsPolicy?.options ?? {}), timeout: connectTimeout };
     const verify = tlsPolicy?.verify ?? null;
-    const clientOptions = { pipelining: 1, keepAliveTimeout: this.#transport.keepAliveTimeoutMs };
+    // maxHeaderSize is explicit: undici's default follows Node's --max-http-header-size.
+    const clientOptions = { pipelining: 1, keepAliveTimeout: this.#transport.keepAliveTimeoutMs, maxHeaderSize: MAX_RESPONSE_HEAD_BYTES };
 
     if (decision.kind === 'direct') {
       const connector = buildConnector(tlsOptions);
       return new Client(this.#origin, {
         ...clientOptions,
-        connect: verify ? verifyingConnector(connector, verify) : connector,
+        connect: this.#head.wrap(verify ? verifyingConnector(connector, verify) : connector),
       });
     }
     return new ProxyAgent({
@@ -112,8 +119,9 @@ class UndiciConnection implements HttpConnection {
         // The tunnel connector ProxyAgent hands its clients does the TLS handshake with the origin;
         // wrap it so the job's partial certificate checks run on that socket too.
         const connect = (opts as { connect?: unknown }).connect;
-        const wrapped =
+        const checked =
           verify && typeof connect === 'function' ? verifyingConnector(connect as buildConnector.connector, verify) : connect;
+        const wrapped = typeof checked === 'function' ? this.#head.wrap(checked as buildConnector.connector) : checked;
         return new Client(origin, { ...(opts as Client.Options), ...clientOptions, ...(wrapped ? { connect: wrapped as buildConnector.connector } : {}) });
       },
     });
@@ -136,7 +144,7 @@ class UndiciConnection implements HttpConnection {
     try {
       this.#dispatcher ??= this.#build();
       const dispatcher = await this.#dispatcher;
-      const data = await dispatcher.request({
+      const options: Dispatcher.RequestOptions = {
         origin: this.#origin.origin,
         path: this.#path(req.path),
         method: req.method as Dispatcher.HttpMethod,
@@ -152,9 +160,20 @@ class UndiciConnection implements HttpConnection {
         headersTimeout: timeout,
         bodyTimeout: timeout,
         ...(signal ? { signal } : {}),
+      };
+      // The callback form: undici calls it while parsing the chunk that ends the head, so the head
+      // limit stops counting before any body byte of that chunk (a promise would settle later).
+      this.#head.start();
+      const data = await new Promise<Dispatcher.ResponseData>((resolve, reject) => {
+        dispatcher.request(options, (err, result) => {
+          this.#head.end();
+          if (err) reject(err);
+          else resolve(result);
+        });
       });
       return wrapResponse(data, signal);
     } catch (err) {
+      this.#head.end();
       // A failed build (bad proxy, unreadable certificate) is retried on the next request.
       if (this.#dispatcher && !(await this.#dispatcher.then(() => true, () => false))) this.#dispatcher = undefined;
       throw mapTransportError(err, signal);

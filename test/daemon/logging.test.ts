@@ -54,8 +54,9 @@ describe('logger', () => {
     expect(value).toMatchObject({
       password: REDACTED,
       params: { credentials: REDACTED },
-      headers: { Authorization: REDACTED, 'proxy-authorization': REDACTED, Cookie: REDACTED, 'X-Fine': 'ok' },
-      customHeaders: `X-A: 1\r\nAuthorization: ${REDACTED}\r\nproxy-authorization: ${REDACTED}\r\nCookie: ${REDACTED}`,
+      // Header fields keep the header names, never a value: custom headers often carry API keys.
+      headers: { Authorization: REDACTED, 'proxy-authorization': REDACTED, Cookie: REDACTED, 'X-Fine': REDACTED },
+      customHeaders: `X-A: ${REDACTED}\r\nAuthorization: ${REDACTED}\r\nproxy-authorization: ${REDACTED}\r\nCookie: ${REDACTED}`,
       url: `http://alice:${REDACTED}@example.com/x`,
       error: { name: 'BitsError', code: 'E_ACCESSDENIED', hresult: '0x80070005' },
       nothing: { password: null },
@@ -63,6 +64,21 @@ describe('logger', () => {
     const { log, lines } = capture('debug');
     log.info(`connecting to http://u:${secret}@h/`, { password: secret });
     expect(lines.join('')).not.toContain(secret);
+  });
+
+  it('redacts the value of every custom header and the user:password of proxy list entries', () => {
+    const secret = 'k3y-0f-the-API';
+    const value = redact({
+      params: { job: '{J}', headers: `X-Api-Key: ${secret}\r\nX-Trace:${secret}\r\n\r\nnot a header ${secret}\r\n` },
+      customHeaders: [`X-Api-Key: ${secret}`],
+      proxy: { proxyList: `http=http://u:${secret}@p1:8080;u2:${secret}@p2:3128 https://p3:443 u3:a/b@${secret}@p4`, bypassList: '<local>' },
+    });
+    expect(JSON.stringify(value)).not.toContain(secret);
+    expect(value).toEqual({
+      params: { job: '{J}', headers: `X-Api-Key: ${REDACTED}\r\nX-Trace: ${REDACTED}\r\n\r\n${REDACTED}\r\n` },
+      customHeaders: [`X-Api-Key: ${REDACTED}`],
+      proxy: { proxyList: `http=http://${REDACTED}@p1:8080;${REDACTED}@p2:3128 https://p3:443 ${REDACTED}@p4`, bypassList: '<local>' },
+    });
   });
 
   it('bounds what it logs: cycles, depth, long strings, big arrays, buffers, odd values', () => {
@@ -104,6 +120,9 @@ describe('the daemon log', () => {
     await job.setCredentials({ target: 'SERVER', scheme: 'BASIC', userName: 'alice', password: secret });
     await job.setCredentials({ target: 'PROXY', scheme: 'DIGEST', userName: 'bob', password: secret });
     await job.setCustomHeaders(`X-Trace: 1\r\nAuthorization: Bearer ${secret}\r\nCookie: sid=${secret}`);
+    await job.setCustomHeaders(`X-Api-Key: ${secret}\r\n`);
+    // Refused (proxy credentials belong in setCredentials), but the refused request is logged too.
+    await expect(job.setProxySettings('OVERRIDE', `http://proxyuser:${secret}@127.0.0.1:3128`, null)).rejects.toMatchObject({ code: 'E_INVALIDARG' });
     await job.setProxySettings('NO_PROXY');
     // Refused (credentials belong in setCredentials), but the refused request is logged too.
     await expect(job.addFile(`http://alice:${secret}@127.0.0.1:9/file`, join(dir, 'file'))).rejects.toMatchObject({ code: 'E_INVALIDARG' });
@@ -119,6 +138,10 @@ describe('the daemon log', () => {
     expect(log).toContain(REDACTED);
     const lines = daemon.logs();
     expect(lines.some((l) => l.msg === 'request' && l.method === 'job.setCredentials')).toBe(true);
+    // A custom header keeps its name in the request trail, never its value.
+    expect(lines.filter((l) => l.msg === 'request' && l.method === 'job.setCustomHeaders').map((l) => (l.params as { headers: string }).headers)).toContain(
+      `X-Api-Key: ${REDACTED}\r\n`,
+    );
     expect(lines.filter((l) => l.msg === 'job state').map((l) => l.state)).toEqual(expect.arrayContaining(['QUEUED', 'CANCELLED']));
     // Every line is one JSON object with time, level and msg.
     for (const line of log.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ time: expect.any(String), level: expect.any(String), msg: expect.any(String) });

@@ -172,7 +172,7 @@ describe('parameter schemas', () => {
     expect(invalidArg('job.addFileWithRanges', { job: JOB, remoteName: 'a', localName: 'b', ranges: [{ initialOffset: '0', length: 1 }] })).toMatch(/ranges\[0\].initialOffset must be a number/);
     expect(invalidArg('job.setCredentials', { job: JOB, credentials: { target: 'SERVER', scheme: 'BASIC', userName: 'u' } })).toMatch(/credentials.password is missing/);
     expect(invalidArg('job.setProperty', { job: JOB, name: 'COST_FLAGS', value: { x: 1 } })).toMatch(/params.value must be a number, a boolean, a string or null/);
-    expect(invalidArg('file.getProgress', { job: JOB, index: -1 })).toMatch(/params.index must be an integer of at least 0/);
+    expect(invalidArg('file.getProgress', { job: JOB, index: -1 })).toMatch(/params.index must be an integer from 0 to 4294967295/);
     expect(invalidArg('file.getProgress', { job: JOB, index: 0.5 })).toMatch(/params.index/);
     expect(invalidArg('events.subscribe', { events: ['job:exploded'] })).toMatch(/params.events\[0\] must be one of/);
     expect(invalidArg('events.subscribe', { events: [] })).toMatch(/params.events must hold 1-4 items/);

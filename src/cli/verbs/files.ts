@@ -9,7 +9,7 @@ import { BG_LENGTH_TO_EOF, type FileRange } from '../../job/types.js';
 import { localFileError } from '../../shared/os-errors.js';
 import { arg, parseUnsigned, usageOf } from '../args.js';
 import { UsageError } from '../errors.js';
-import { fileLine } from '../format.js';
+import { fileLine, printable } from '../format.js';
 import { readFiles } from '../snapshot.js';
 import type { Outcome, VerbSpec } from '../types.js';
 
@@ -23,7 +23,7 @@ const addfile: VerbSpec = {
     const remoteName = arg(args, 1);
     const localName = arg(args, 2);
     await job.addFile(remoteName, localName);
-    return { text: `Added ${remoteName} -> ${localName} to job.`, json: { id: job.id, added: [{ remoteName, localName }] } };
+    return { text: `Added ${printable(remoteName)} -> ${printable(localName)} to job.`, json: { id: job.id, added: [{ remoteName, localName }] } };
   },
 };
 
@@ -94,7 +94,7 @@ const addfilewithranges: VerbSpec = {
     const localName = arg(args, 2);
     await job.addFileWithRanges(remoteName, localName, ranges);
     return {
-      text: `Added ${remoteName} -> ${localName} to job.`,
+      text: `Added ${printable(remoteName)} -> ${printable(localName)} to job.`,
       json: { id: job.id, added: [{ remoteName, localName, ranges: ranges.map((r) => ({ initialOffset: r.initialOffset, length: r.length < 0 ? 'eof' : r.length })) }] },
     };
   },
@@ -127,7 +127,7 @@ const gettemporaryname: VerbSpec = {
     const file = files.find((f) => f.index === index);
     if (!file) throw new UsageError(`The job has ${files.length} file(s); FILE_INDEX ${index} does not exist (indexes start at 0).`, usageOf(gettemporaryname));
     const name = await file.getTemporaryName();
-    return { text: name, raw: name, json: { temporaryName: name } };
+    return { text: printable(name), raw: printable(name), json: { temporaryName: name } };
   },
 };
 
@@ -140,7 +140,7 @@ const replaceremoteprefix: VerbSpec = {
     const job = await ctx.job(arg(args, 0));
     const oldPrefix = arg(args, 1);
     const result = await job.replaceRemotePrefix(oldPrefix, arg(args, 2));
-    const text = result === 'S_OK' ? 'Remote prefix replaced.' : `No remote name starts with ${oldPrefix}; nothing changed (S_FALSE).`;
+    const text = result === 'S_OK' ? 'Remote prefix replaced.' : `No remote name starts with ${printable(oldPrefix)}; nothing changed (S_FALSE).`;
     return { text, json: { id: job.id, result } };
   },
 };

@@ -4,9 +4,10 @@
  */
 import type { ClientCertificate } from '../../job/types.js';
 import { AUTH_SCHEMES, AUTH_TARGETS, type AuthScheme, type AuthTarget, PROXY_USAGES, type ProxySettings } from '../../job/types.js';
+import { redactHeaderBlock } from '../../shared/logger.js';
 import { nullable, parseChoice, parseUnsigned } from '../args.js';
 import { UsageError } from '../errors.js';
-import { formatFlags } from '../format.js';
+import { certificateText, formatFlags, nullText, printable } from '../format.js';
 import { splitHeaders } from '../snapshot.js';
 import type { VerbSpec } from '../types.js';
 import { getter, setter } from './define.js';
@@ -37,14 +38,14 @@ const proxy: VerbSpec[] = [
     summary: 'Print the proxy list (NULL when none).',
     key: 'proxyList',
     read: async (j) => (await j.getProxySettings()).proxyList,
-    text: (v) => v ?? 'NULL',
+    text: nullText,
   }),
   getter({
     name: 'getproxybypasslist',
     summary: 'Print the proxy bypass list (NULL when none).',
     key: 'proxyBypassList',
     read: async (j) => (await j.getProxySettings()).bypassList,
-    text: (v) => v ?? 'NULL',
+    text: nullText,
   }),
 ];
 
@@ -92,7 +93,7 @@ const headers: VerbSpec[] = [
     summary: 'Print the custom headers, one a line (NULL when none).',
     key: 'customHeaders',
     read: async (j) => splitHeaders(await j.getCustomHeaders()),
-    text: (lines) => (lines === null ? 'NULL' : lines.join('\n')),
+    text: (lines) => (lines === null ? 'NULL' : lines.map(printable).join('\n')),
   }),
   setter({
     name: 'setcustomheaders',
@@ -105,7 +106,9 @@ const headers: VerbSpec[] = [
       return lines;
     },
     text: (lines) => (lines === null ? 'Custom headers removed.' : `Custom headers set (${lines.length}).`),
-    json: (customHeaders) => ({ customHeaders }),
+    // Names only, as for credentials: the values are often API keys, and the output of a script
+    // ends up in logs. /getcustomheaders reads them back while they are not write-only.
+    json: (lines) => ({ customHeaders: lines === null ? null : lines.map(redactHeaderBlock) }),
   }),
   setter({
     name: 'makecustomheaderswriteonly',
@@ -149,15 +152,10 @@ const security: VerbSpec[] = [
       await j.setHttpMethod(method);
       return method;
     },
-    text: (method) => `HTTP method set to ${method}.`,
+    text: (method) => `HTTP method set to ${printable(method)}.`,
     json: (httpMethod) => ({ httpMethod }),
   }),
 ];
-
-function certText(cert: ClientCertificate | null): string {
-  if (cert === null) return 'NULL';
-  return cert.keyFile === null ? cert.certFile : `${cert.certFile} KEY: ${cert.keyFile}`;
-}
 
 const certificates: VerbSpec[] = [
   setter({
@@ -175,7 +173,7 @@ const certificates: VerbSpec[] = [
       await j.setClientCertificate(cert);
       return cert;
     },
-    text: (cert) => `Client certificate set to ${certText(cert)}.`,
+    text: (cert) => `Client certificate set to ${certificateText(cert)}.`,
     json: (cert) => ({ clientCertificate: { certFile: cert.certFile, keyFile: cert.keyFile } }),
   }),
   getter({
@@ -183,7 +181,7 @@ const certificates: VerbSpec[] = [
     summary: 'Print the client certificate file (and key file), or NULL.',
     key: 'clientCertificate',
     read: (j) => j.getClientCertificate(),
-    text: certText,
+    text: certificateText,
     json: (cert) => (cert === null ? null : { certFile: cert.certFile, keyFile: cert.keyFile }),
   }),
   setter({

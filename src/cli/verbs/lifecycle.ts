@@ -4,6 +4,7 @@
  */
 import { arg, usageOf } from '../args.js';
 import { EXIT, toFailure } from '../errors.js';
+import { printable } from '../format.js';
 import { formatHresult } from '../../shared/hresult.js';
 import type { Outcome, VerbSpec } from '../types.js';
 import { isCode } from '../snapshot.js';
@@ -99,7 +100,7 @@ const reset: VerbSpec = {
         }
         const f = toFailure(err);
         failed.push({ id: job.id, error: { hresult: f.hresult, code: f.code, message: f.message } });
-        lines.push(`${job.id} could not be canceled: ${formatHresult(f.hresult)} ${f.code} - ${f.message}`);
+        lines.push(`${job.id} could not be canceled: ${formatHresult(f.hresult)} ${f.code} - ${printable(f.message)}`);
       }
     }
     lines.push(`${canceled.length} out of ${total} jobs canceled.`);

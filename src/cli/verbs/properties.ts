@@ -7,7 +7,7 @@ import type { NotifyCmdLine } from '../../api/types.js';
 import { PRIORITIES, type Priority } from '../../job/types.js';
 import { nullable, parseChoice, parseUnsigned } from '../args.js';
 import { UsageError } from '../errors.js';
-import { formatSize, formatTime, formatType, notifyCmdLineText } from '../format.js';
+import { formatSize, formatTime, formatType, notifyCmdLineText, printable } from '../format.js';
 import { isoTime, knownSize } from '../snapshot.js';
 import type { VerbSpec } from '../types.js';
 import { getter, setter } from './define.js';
@@ -46,9 +46,9 @@ const getters: VerbSpec[] = [
     text: formatTime,
   }),
   getter({ name: 'geterrorcount', summary: 'Print how many times the transfer failed.', key: 'errorCount', read: (j) => j.getErrorCount(), text: String }),
-  getter({ name: 'getowner', summary: 'Print the owner of the job.', key: 'owner', read: (j) => j.getOwner(), text: same }),
-  getter({ name: 'getdisplayname', summary: 'Print the display name.', key: 'displayName', read: (j) => j.getDisplayName(), text: same }),
-  getter({ name: 'getdescription', summary: 'Print the description.', key: 'description', read: (j) => j.getDescription(), text: same }),
+  getter({ name: 'getowner', summary: 'Print the owner of the job.', key: 'owner', read: (j) => j.getOwner(), text: printable }),
+  getter({ name: 'getdisplayname', summary: 'Print the display name.', key: 'displayName', read: (j) => j.getDisplayName(), text: printable }),
+  getter({ name: 'getdescription', summary: 'Print the description.', key: 'description', read: (j) => j.getDescription(), text: printable }),
   getter({ name: 'getpriority', summary: 'Print the priority: FOREGROUND, HIGH, NORMAL or LOW.', key: 'priority', read: (j) => j.getPriority(), text: same }),
   getter({ name: 'getnotifyflags', summary: 'Print the notify flags (decimal).', key: 'notifyFlags', read: (j) => j.getNotifyFlags(), text: String }),
   getter<NotifyCmdLine>({
@@ -95,7 +95,7 @@ const setters: VerbSpec[] = [
       await j.setDisplayName(name);
       return name;
     },
-    text: (name) => `Display name set to ${name}.`,
+    text: (name) => `Display name set to ${printable(name)}.`,
     json: (displayName) => ({ displayName }),
   }),
   setter({
@@ -108,7 +108,7 @@ const setters: VerbSpec[] = [
       await j.setDescription(text);
       return text;
     },
-    text: (text) => `Description set to ${text}.`,
+    text: (text) => `Description set to ${printable(text)}.`,
     json: (description) => ({ description }),
   }),
   setter({

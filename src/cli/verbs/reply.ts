@@ -2,7 +2,7 @@
  * Upload-reply jobs: /getreplyfilename, /setreplyfilename, /getreplyprogress, /getreplydata.
  */
 import { arg, nullable } from '../args.js';
-import { formatSize, hexDump } from '../format.js';
+import { formatSize, hexDump, nullText, printable } from '../format.js';
 import { knownSize } from '../snapshot.js';
 import type { Outcome, VerbSpec } from '../types.js';
 import { getter, setter } from './define.js';
@@ -31,7 +31,7 @@ export const replyVerbs: readonly VerbSpec[] = [
     summary: 'Print where the reply is saved (NULL: bitsd picks a name next to the upload file).',
     key: 'replyFileName',
     read: (j) => j.getReplyFileName(),
-    text: (v) => v ?? 'NULL',
+    text: nullText,
   }),
   setter({
     name: 'setreplyfilename',
@@ -43,7 +43,7 @@ export const replyVerbs: readonly VerbSpec[] = [
       await j.setReplyFileName(path);
       return path;
     },
-    text: (path) => (path === null ? 'Reply file name cleared.' : `Reply file name set to ${path}.`),
+    text: (path) => (path === null ? 'Reply file name cleared.' : `Reply file name set to ${printable(path)}.`),
     json: (replyFileName) => ({ replyFileName }),
   }),
   getter({

@@ -9,7 +9,7 @@ import { BitsError } from '../../shared/errors.js';
 import { describeHresult, formatHresult, hresultOf } from '../../shared/hresult.js';
 import { arg, parseChoice, usageOf } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
-import { errorContextLine, errorFileLines, formatType } from '../format.js';
+import { errorContextLine, errorFileLines, formatType, printable } from '../format.js';
 import { ProgressReporter, type ProgressView } from '../progress.js';
 import { type ErrorJson, isCode, type JobJson, progressJson, readError, readJob } from '../snapshot.js';
 import { sleep } from '../sleep.js';
@@ -56,7 +56,7 @@ export const transfer: VerbSpec = {
 async function follow(ctx: VerbContext, job: BackgroundCopyJob, name: string, type: JobType, priority: Priority): Promise<number> {
   const { io } = ctx;
   const out = ctx.json ? null : io.stdout;
-  out?.write(`DISPLAY: '${name}' TYPE: ${formatType(type)} PRIORITY: ${priority} JOB: ${job.id}\n`);
+  out?.write(`DISPLAY: '${printable(name)}' TYPE: ${formatType(type)} PRIORITY: ${priority} JOB: ${job.id}\n`);
   const reporter = out ? new ProgressReporter(out, { tty: io.isTTY, ...(io.columns === undefined ? {} : { columns: io.columns }) }) : null;
   const ending = await waitForEnd(job, io.signal, reporter);
   reporter?.finish(ending.view ?? undefined);
@@ -94,7 +94,7 @@ async function waitForEnd(job: BackgroundCopyJob, signal: AbortSignal | undefine
     if (view.state === 'TRANSIENT_ERROR' && lastState !== 'TRANSIENT_ERROR' && reporter) {
       // BITS retries by itself after the retry delay: say why it is waiting, and keep waiting.
       const error = await readError(job, view.state);
-      if (error) reporter.note(`Transient error ${formatHresult(error.hresult)} ${error.code} - ${error.description} (${error.message}); BITS will retry.`);
+      if (error) reporter.note(`Transient error ${formatHresult(error.hresult)} ${error.code} - ${printable(error.description)} (${printable(error.message)}); BITS will retry.`);
     }
     lastState = view.state;
     if (!(await sleep(POLL_MS, signal))) return { kind: 'interrupted', view: last };
@@ -134,8 +134,8 @@ async function failed(ctx: VerbContext, job: BackgroundCopyJob): Promise<number>
     return EXIT.FAILED;
   }
   if (error) {
-    const detail = error.message && error.message !== error.description ? ` (${error.message})` : '';
-    ctx.io.stderr.write(`ERROR: ${formatHresult(error.hresult)} ${error.code} - ${error.description}${detail}\n`);
+    const detail = error.message && error.message !== error.description ? ` (${printable(error.message)})` : '';
+    ctx.io.stderr.write(`ERROR: ${formatHresult(error.hresult)} ${error.code} - ${printable(error.description)}${detail}\n`);
     // The code and detail are in the first line already; add where and what it failed on.
     ctx.io.stderr.write(`${[...errorFileLines(error), errorContextLine(error)].join('\n')}\n`);
   }

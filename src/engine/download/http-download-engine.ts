@@ -112,6 +112,7 @@ export class HttpDownloadEngine implements TransferEngine, Downloader {
     const client = new RemoteClient({
       transport: o.transport,
       job,
+      origin: new URL(request.target.url).origin,
       signal,
       timeoutMs: run.timeoutMs,
       connectTimeoutMs: run.connectTimeoutMs,

@@ -1,7 +1,9 @@
 /**
- * Requests of one download transfer: one kept-alive connection per origin, the job's custom
- * headers on every request, answers to 401 challenges with the job's SERVER credentials, and
- * redirects followed by hand under the job's redirect policy (redirect-policy.ts).
+ * Requests of one download transfer: one kept-alive connection per origin, redirects followed by
+ * hand under the job's redirect policy (redirect-policy.ts), and the job's secrets for its own
+ * origin only. The custom headers (which often carry API keys) and answers to 401 challenges with
+ * the job's SERVER credentials go to the origin (scheme, host, port) of the file's remote name and
+ * never to a host a redirect points to, as curl treats its own custom headers and credentials.
  */
 import type { Credentials } from '../../job/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
@@ -23,13 +25,15 @@ export function proxyAuthorization(credentials: readonly Credentials[]): string 
 export interface RemoteClientOptions {
   readonly transport: HttpTransport;
   readonly job: TransferJob;
+  /** The remote name's origin: the only one that gets the custom headers and credentials. */
+  readonly origin: string;
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly env: Env | undefined;
   /**
-   * The job's headers for a request to `url`; default: its custom headers, to every origin. The
-   * reply of an upload-reply job sends credentials only to the upload's own server.
+   * The job's headers for a request to `url`; default: its custom headers, to `origin` only. The
+   * reply of an upload-reply job sends them, and credentials, only to the upload's own server.
    */
   readonly headersFor?: ((url: URL) => Readonly<Record<string, string>>) | undefined;
 }
@@ -88,14 +92,17 @@ export class RemoteClient {
   async #send(method: string, url: URL, extra: Readonly<Record<string, string>>): Promise<HttpResponse> {
     const conn = this.#connection(url.origin);
     const path = `${url.pathname}${url.search}`;
-    const job = this.#o.headersFor ? this.#o.headersFor(url) : this.#custom;
+    // With headersFor (an upload-reply's reply) the caller decides, and its headers already carry
+    // the credentials where they belong: no 401 is answered.
+    const trusted = this.#o.headersFor === undefined && url.origin === this.#o.origin;
+    const job = this.#o.headersFor ? this.#o.headersFor(url) : trusted ? this.#custom : {};
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...job, ...extra };
     const known = this.#auth.get(url.origin);
     if (known) headers.authorization = authorizationFor(known, method, path);
     const send = (): Promise<HttpResponse> =>
       conn.request({ method, path, headers, signal: this.#o.signal, timeoutMs: this.#o.timeoutMs });
     const first = await send();
-    if (first.status !== 401) return first;
+    if (first.status !== 401 || !trusted) return first;
     const answer = answerChallenge(first.headers['www-authenticate'], this.#o.job.credentials);
     if (!answer) return first;
     // One answer per request: a second 401 means the credentials were rejected (fatal 0x80190191).

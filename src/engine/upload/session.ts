@@ -255,7 +255,8 @@ export class UploadSession {
     if (reply === null) throw new Error('reply phase without reply state');
     const done = await fetchReply(this.#ctx, reply, {
       downloader: this.#options.downloader,
-      // Credentials go only to the upload's own server; a reply elsewhere gets the rest.
+      // Custom headers and credentials go only to the upload's own server (or its Host-Id
+      // delegate); a reply elsewhere gets neither.
       headersFor: (url) => this.#job.headers(url.origin === this.#job.remote.origin || url.origin === this.#target().origin),
       update: (next) => {
         this.#state = { ...this.#state, reply: next };

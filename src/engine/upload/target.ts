@@ -4,7 +4,7 @@
  */
 import type { ConnectOptions } from '../../transport/types.js';
 import { basicAuthorization } from '../../protocol/auth.js';
-import { parseCustomHeaders, withoutOriginBoundHeaders } from '../../protocol/headers.js';
+import { parseCustomHeaders } from '../../protocol/headers.js';
 import { BitsError } from '../../shared/errors.js';
 import type { TransferJob } from '../types.js';
 import type { UploadLogger } from './options.js';
@@ -14,8 +14,9 @@ export interface JobConnection {
   readonly remote: URL;
   readonly connectOptions: (origin: string) => ConnectOptions;
   /**
-   * Custom headers, plus Authorization when `trusted` (the upload server or its Host-Id delegate);
-   * otherwise without credentials or cookies.
+   * Custom headers and Authorization when `trusted` (the upload server or its Host-Id delegate);
+   * nothing otherwise (a reply URL on another origin): custom headers often carry API keys, so
+   * they are bound to the server the job names, as credentials are.
    */
   headers(trusted: boolean): Record<string, string>;
 }
@@ -60,7 +61,6 @@ export function jobConnection(
   const proxyAuthorization = basicAuthorization(job.credentials, 'PROXY');
   // SERVER Basic credentials set through SetCredentials win over a custom Authorization header.
   const own = authorization === null ? { ...custom.headers } : { ...custom.headers, authorization };
-  const foreign = withoutOriginBoundHeaders(custom.headers);
   return {
     remote,
     connectOptions: (origin) => ({
@@ -72,6 +72,6 @@ export function jobConnection(
       connectTimeoutMs: settings.connectTimeoutMs,
       ...(settings.env === undefined ? {} : { env: settings.env }),
     }),
-    headers: (trusted) => (trusted ? { ...own } : { ...foreign }),
+    headers: (trusted) => (trusted ? { ...own } : {}),
   };
 }

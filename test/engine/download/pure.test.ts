@@ -23,6 +23,14 @@ describe('download engine pure helpers', () => {
     expect(answerChallenge('Basic realm="r"', [{ target: 'PROXY', scheme: 'BASIC', userName: 'u', password: 'p' }])).toBeUndefined();
   });
 
+  it('parses a hostile WWW-Authenticate (64 KiB of blanks before a stray byte) in linear time', () => {
+    const started = performance.now();
+    expect(parseChallenges(`Basic${' '.repeat(64 * 1024)}@`)).toEqual([{ scheme: 'basic', params: {} }]);
+    expect(parseChallenges(`Basic realm="r",${', '.repeat(32 * 1024)}@`)).toEqual([{ scheme: 'basic', params: { realm: 'r' } }]);
+    // Quadratic backtracking took seconds here; linear parsing takes about a millisecond.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('computes the RFC 2617 Digest example response', () => {
     // RFC 2617 §3.5: Mufasa / Circle Of Life.
     const header = digestAuthorization({

@@ -79,6 +79,41 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
     expect(server.requests.map((q) => `${q.method} ${q.headers.authorization === undefined ? '-' : 'auth'}`)).toEqual(['HEAD -', 'HEAD auth', 'GET auth']);
   });
 
+  it('custom headers go only to the origin of the remote name, never to a host a redirect points to', async () => {
+    const other = await startFileServer();
+    try {
+      server = await startFileServer({ redirects: { '/old': [302, `${other.url}/file.bin`], '/same': [302, '/old'] } });
+      const r = runner('/same');
+      r.job = { ...r.job, customHeaders: 'X-Api-Key: k1\r\nUser-Agent: mine\r\n' };
+      await engine.transfer(r.context());
+      expect(readFileSync(r.file.tempName).equals(other.file.content)).toBe(true);
+      // Both hops on the job's own origin carry them (a same-origin redirect keeps them) ...
+      expect(server.requests.map((q) => `${q.method} ${q.url} ${q.headers['x-api-key'] ?? '-'} ${q.headers['user-agent'] ?? '-'}`)).toEqual([
+        'HEAD /same k1 mine',
+        'HEAD /old k1 mine',
+      ]);
+      // ... the other host gets neither the key nor the custom User-Agent (bitsd's own instead).
+      expect(other.requests.map((q) => `${q.method} ${q.headers['x-api-key'] ?? '-'}`)).toEqual(['HEAD -', 'GET -']);
+      expect(other.requests.every((q) => q.headers['user-agent']?.startsWith('Microsoft BITS/'))).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a 401 from a host a redirect points to is not answered with the job\'s credentials', async () => {
+    const other = await startFileServer({ basicAuth: 'alice:s3cret' });
+    try {
+      server = await startFileServer({ redirects: { '/old': [302, `${other.url}/file.bin`] } });
+      const r = runner('/old');
+      r.job = { ...r.job, credentials: [{ target: 'SERVER', scheme: 'BASIC', userName: 'alice', password: 's3cret' }] };
+      const err = await failure(engine.transfer(r.context()));
+      expect(err).toMatchObject({ hresult: 0x80190191, transient: false, context: 'REMOTE_FILE' });
+      expect(other.requests.map((q) => `${q.method} ${q.headers.authorization ?? '-'}`)).toEqual(['HEAD -']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('downloads only the requested ranges, concatenated in order', async () => {
     server = await startFileServer();
     const size = server.file.content.length;
