@@ -11,6 +11,7 @@ import type { Env } from '../../transport/proxy-resolver.js';
 import type { EngineState, ProgressSink, TransferJob } from '../types.js';
 import { redirectPolicy } from './redirect-policy.js';
 import { TempFile } from './temp-file.js';
+import { type BodyWriteOptions, writeBody } from './body-writer.js';
 
 export interface DownloadTarget {
   readonly url: string;
@@ -154,4 +155,20 @@ export async function withRestarts(run: DownloadRun, tracker: Tracker, attempt: 
       tracker.progress(0, {});
     }
   }
+}
+
+/**
+ * Writes a response body into the run's temp file from `position`, flushing at the run's rate and
+ * reporting each durable size to the tracker. Returns the bytes written.
+ */
+export function writeRunBody(run: DownloadRun, tracker: Tracker, at: Pick<BodyWriteOptions, 'body' | 'file' | 'position' | 'expected'>): Promise<number> {
+  return writeBody({
+    ...at,
+    maxFileSize: run.job.maxDownloadSize,
+    clock: run.clock,
+    signal: run.signal,
+    onDurable: (size) => tracker.progress(size),
+    ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
+    ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
+  });
 }

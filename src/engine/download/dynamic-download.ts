@@ -4,8 +4,7 @@
  * the file from byte 0, so each call starts over. MAX_DOWNLOAD_SIZE caps what is accepted.
  */
 import { httpStatusError } from '../../transport/http-status.js';
-import { writeBody } from './body-writer.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, type Tracker } from './download-run.js';
+import { checkMaxDownloadSize, type DownloadRun, openTempFile, type Tracker, writeRunBody } from './download-run.js';
 import { modificationTime, readRemoteInfo } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
 import type { TempFile } from './temp-file.js';
@@ -35,18 +34,7 @@ export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tr
   try {
     if (tracker.transferred !== 0 || Object.keys(tracker.state).length > 0) tracker.progress(0, {});
     if (info.size !== null) tracker.setTotal(info.size);
-    const written = await writeBody({
-      body: response.body,
-      file,
-      position: 0,
-      expected: info.size,
-      maxFileSize: run.job.maxDownloadSize,
-      clock: run.clock,
-      signal: run.signal,
-      onDurable: (size) => tracker.progress(size),
-      ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
-      ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
-    });
+    const written = await writeRunBody(run, tracker, { body: response.body, file, position: 0, expected: info.size });
     const mtime = modificationTime(info.lastModified);
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();

@@ -18,8 +18,7 @@ import { BitsError } from '../../shared/errors.js';
 import { httpStatusError } from '../../transport/http-status.js';
 import type { HttpResponse } from '../../transport/types.js';
 import type { EngineState } from '../types.js';
-import { writeBody } from './body-writer.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts } from './download-run.js';
+import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
 import { modificationTime, parseContentRange, readRemoteInfo, unsatisfiedRangeSize } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
 import type { TempFile } from './temp-file.js';
@@ -111,18 +110,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker)
       const state: EngineState = { ...placed.validators };
       if (placed.start !== tracker.transferred || !sameValidators(stored, placed.validators)) tracker.progress(placed.start, state);
       if (placed.total >= 0) tracker.setTotal(placed.total);
-      const written = await writeBody({
-        body: response.body,
-        file,
-        position: placed.start,
-        expected: placed.expected,
-        maxFileSize: run.job.maxDownloadSize,
-        clock: run.clock,
-        signal: run.signal,
-        onDurable: (size) => tracker.progress(size),
-        ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
-        ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
-      });
+      const written = await writeRunBody(run, tracker, { body: response.body, file, position: placed.start, expected: placed.expected });
       position = placed.start + written;
       if (placed.total < 0 || position >= placed.total) break;
       // A 206 that stopped short of the end: ask for the rest.

@@ -12,8 +12,7 @@
 import { BitsError } from '../../shared/errors.js';
 import { httpStatusError } from '../../transport/http-status.js';
 import type { HttpResponse } from '../../transport/types.js';
-import { writeBody } from './body-writer.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts } from './download-run.js';
+import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
 import { locate, planSegments, type Segment, totalLength } from './range-plan.js';
 import {
   fromEngineState,
@@ -136,18 +135,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
       tracker.connected();
       const resuming = run.target.ranges === null && start > 0;
       const expected = await acceptRange(response, p, start, end, wholeFileOk(p, start, end), resuming);
-      const written = await writeBody({
-        body: response.body,
-        file,
-        position,
-        expected,
-        maxFileSize: run.job.maxDownloadSize,
-        clock: run.clock,
-        signal: run.signal,
-        onDurable: (size) => tracker.progress(size),
-        ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
-        ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
-      });
+      const written = await writeRunBody(run, tracker, { body: response.body, file, position, expected });
       position += written;
     }
     const mtime = modificationTime(p.remote.lastModified);
