@@ -3,7 +3,8 @@
  * - the ladder cli -> ipc -> api -> queue -> {engine, store} -> {transport, protocol, job} -> shared:
  *   a module imports only from rungs below its own (never up, never across to a sibling);
  * - better-sqlite3 is imported only by src/store, undici only by src/transport;
- * - src/job (state machine, validation, vocabulary) is pure: no node: modules, no I/O packages;
+ * - src/job (state machine, validation, vocabulary) and src/policy (rates, schedules, token bucket,
+ *   config schema) are pure: no node: modules, no I/O packages;
  * - src/protocol has its own, stricter check in test/protocol/purity.test.ts.
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -32,7 +33,9 @@ async function imports(file: string): Promise<string[]> {
  * the package's index) sit on top; the daemon beside the CLI; the scheduler beside the engines
  * and the store; the reference BITS server beside them too (it uses protocol and shared only).
  * On the rung of {transport, protocol, job}, job (the pure vocabulary: states, settings,
- * records) is the lowest: transport and protocol speak it, it imports neither.
+ * records) is the lowest: transport and protocol speak it, it imports neither. The bandwidth
+ * policy core (policy) sits beside transport and protocol: pure, it may use job and shared, and
+ * the engines, queue, daemon, IPC and CLI use it.
  */
 const RUNG: Readonly<Record<string, number>> = {
   'index.ts': 8, bin: 8, demo: 8,
@@ -41,7 +44,7 @@ const RUNG: Readonly<Record<string, number>> = {
   api: 5,
   queue: 4,
   engine: 3, store: 3, scheduler: 3, server: 3,
-  transport: 2, protocol: 2,
+  transport: 2, protocol: 2, policy: 2,
   job: 1,
   shared: 0,
 };
@@ -122,6 +125,17 @@ describe('layering', () => {
     for (const file of files) {
       for (const spec of await imports(file)) {
         expect(spec.startsWith('./') || spec.startsWith('../shared/errors') || spec.startsWith('../shared/hresult'), `${relative(src, file)} imports ${spec}`).toBe(true);
+      }
+    }
+  });
+
+  it('src/policy imports nothing with I/O: itself, src/job, and the error types only', async () => {
+    const files = await sourceFiles(join(src, 'policy'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      for (const spec of await imports(file)) {
+        const allowed = spec.startsWith('./') || spec.startsWith('../job/') || spec === '../shared/errors.js' || spec === '../shared/hresult.js';
+        expect(allowed, `${relative(src, file)} imports ${spec}`).toBe(true);
       }
     }
   });
