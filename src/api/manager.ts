@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { type Clock, systemClock } from '../shared/clock.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
+import type { PolicySource } from '../policy/index.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
 import { checkHresult, checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
@@ -45,6 +46,8 @@ export interface ManagerOptions {
   readonly finalRetentionMs?: number;
   /** Test hook: where crash tests stop the process (src/shared/crash-seam.ts). Default: none. */
   readonly crashSeam?: CrashSeam;
+  /** The bandwidth policy in force (the daemon's config file). Default: nothing limited. */
+  readonly policy?: PolicySource;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -88,6 +91,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       inactivityTimeoutMs: DEFAULTS.inactivityTimeoutSec * 1000,
       finalRetentionMs: options.finalRetentionMs ?? 24 * 3600 * 1000,
       ...(options.crashSeam ? { crashSeam: options.crashSeam } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

@@ -93,6 +93,8 @@ export class FileEngine implements TransferEngine {
     let reported = start;
     let reportedAt = ctx.clock.now();
     for await (const chunk of input as AsyncIterable<Buffer>) {
+      const wait = ctx.pacer?.acquire(chunk.length, ctx.signal);
+      if (wait) await wait;
       await out.write(chunk, position);
       position += chunk.length;
       if (position - reported >= this.#progressBytes || ctx.clock.now() - reportedAt >= this.#progressIntervalMs) {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
-import type { ProgressSink, TransferEngine, TransferFile, TransferJob } from './types.js';
+import type { Pacer, ProgressSink, TransferEngine, TransferFile, TransferJob } from './types.js';
 
 export interface RunnerHost {
   /** The job's settings and its files not yet transferred, or null if it is gone. */
@@ -16,6 +16,8 @@ export interface RunnerHost {
    * `signal` aborted: a late report must not revive a suspended, cancelled or completed job.
    */
   sink(jobId: string, file: TransferFile, signal: AbortSignal): ProgressSink;
+  /** How fast the job may move bytes (the bandwidth policy for its priority). */
+  pacer(jobId: string): Pacer;
   fileTransferred(jobId: string, fileIndex: number): void;
   allTransferred(jobId: string): void;
   failed(jobId: string, error: BitsError, fileIndex: number | null): void;
@@ -83,5 +85,5 @@ async function transferFile(
       context: 'GENERAL_QUEUE_MANAGER',
     });
   }
-  await engine.transfer({ job, file, signal, clock, sink: host.sink(jobId, file, signal) });
+  await engine.transfer({ job, file, signal, clock, sink: host.sink(jobId, file, signal), pacer: host.pacer(jobId) });
 }

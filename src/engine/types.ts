@@ -98,12 +98,32 @@ export interface ProgressSink {
   replyProgress(reply: ReplyInfo): void;
 }
 
+/**
+ * How fast a job may move bytes, as the bandwidth policy says now (src/queue/bandwidth.ts).
+ * Downloads ask before consuming each chunk they read, so the socket is not read meanwhile and
+ * TCP's window closes; uploads ask before each fragment, and size fragments to the limit.
+ */
+export interface Pacer {
+  /**
+   * Resolves when `bytes` more may be moved. Returns undefined, and costs nothing, when nothing
+   * limits the job now. Rejects with the signal's reason when `signal` aborts.
+   */
+  acquire(bytes: number, signal: AbortSignal): Promise<void> | undefined;
+  /** The job's limit now in bytes per second; null when unlimited. */
+  limit(): number | null;
+}
+
+/** No limit: the pacer of engines used without a queue (and in tests of the engines alone). */
+export const UNPACED: Pacer = { acquire: () => undefined, limit: () => null };
+
 export interface TransferContext {
   readonly job: TransferJob;
   readonly file: TransferFile;
   readonly signal: AbortSignal;
   readonly clock: Clock;
   readonly sink: ProgressSink;
+  /** Default UNPACED. */
+  readonly pacer?: Pacer;
 }
 
 /** After Cancel of a job whose transfer reached the server (upload sessions). */

@@ -14,6 +14,7 @@ import { v4 as uuidv4 } from 'uuid';
 import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
+import type { PolicySource } from '../policy/index.js';
 import type { JobEvent } from '../job/machine.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobType, PendingCancellation, Quotas } from '../job/types.js';
@@ -38,6 +39,8 @@ export interface JobQueueOptions {
   readonly finalRetentionMs: number;
   /** Test hook: where a crash test stops the process (shared/crash-seam.ts). */
   readonly crashSeam?: CrashSeam;
+  /** The bandwidth policy (the daemon's config file); default: nothing limited. */
+  readonly policy?: PolicySource;
 }
 
 /** What the API reads; it writes only through the queue's methods. */
@@ -88,6 +91,7 @@ export class JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#rooms.sweeper.stop();
+    this.#rooms.limiter.stop();
     this.#rooms.notifier.stop();
     await this.#rooms.scheduler.stop();
     await this.#rooms.cancels.stop();

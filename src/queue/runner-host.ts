@@ -7,7 +7,8 @@ import type { BitsError } from '../shared/errors.js';
 import type { FileRecord, JobRecord } from '../job/records.js';
 import type { Credentials } from '../job/types.js';
 import type { RunnerHost } from '../engine/job-runner.js';
-import type { ProgressSink, TransferFile, TransferJob } from '../engine/types.js';
+import { type Pacer, type ProgressSink, type TransferFile, type TransferJob, UNPACED } from '../engine/types.js';
+import type { BandwidthLimiter } from './bandwidth.js';
 import type { JobFunnel } from './funnel.js';
 import { FileProgressSink } from './progress-sink.js';
 import { toTransferFile, toTransferJob } from './transfer-view.js';
@@ -21,10 +22,12 @@ export interface RunnerReads {
 export class QueueRunnerHost implements RunnerHost {
   readonly #reads: RunnerReads;
   readonly #funnel: JobFunnel;
+  readonly #limiter: BandwidthLimiter;
 
-  constructor(reads: RunnerReads, funnel: JobFunnel) {
+  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter) {
     this.#reads = reads;
     this.#funnel = funnel;
+    this.#limiter = limiter;
   }
 
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
@@ -40,6 +43,11 @@ export class QueueRunnerHost implements RunnerHost {
 
   sink(jobId: string, file: TransferFile, signal: AbortSignal): ProgressSink {
     return new FileProgressSink(this.#funnel, jobId, file, signal);
+  }
+
+  pacer(jobId: string): Pacer {
+    const job = this.#reads.getJob(jobId);
+    return job ? this.#limiter.pacerFor(job.priority) : UNPACED;
   }
 
   fileTransferred(jobId: string, fileIndex: number): void {

@@ -4,7 +4,9 @@
  */
 import { noCrashSeams } from '../shared/crash-seam.js';
 import type { JobStore } from '../store/job-store.js';
+import { DEFAULT_CONFIG, PolicyHolder } from '../policy/index.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { BandwidthLimiter } from './bandwidth.js';
 import { JobCloser } from './closer.js';
 import { FileWork } from './file-work.js';
 import { JobFunnel } from './funnel.js';
@@ -25,6 +27,7 @@ export interface Rooms {
   readonly cancels: RemoteCancels;
   readonly closer: JobCloser;
   readonly sweeper: Sweeper;
+  readonly limiter: BandwidthLimiter;
 }
 
 export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
@@ -38,7 +41,8 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     wakeScheduler: () => scheduler.wake(),
     becameFinal: (job) => live.left(job.owner),
   });
-  const host = new QueueRunnerHost(store, funnel);
+  const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG));
+  const host = new QueueRunnerHost(store, funnel, limiter);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
@@ -90,5 +94,5 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     live.recount();
     scheduler.wake();
   });
-  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper };
+  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper, limiter };
 }

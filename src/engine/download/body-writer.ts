@@ -11,6 +11,7 @@ import type { Clock } from '../../shared/clock.js';
 import { BitsError } from '../../shared/errors.js';
 import { abortReason } from '../../transport/error-mapping.js';
 import type { TempFile } from './temp-file.js';
+import type { Pacer } from '../types.js';
 
 export const PROGRESS_BYTES = 8 * 1024 * 1024;
 export const PROGRESS_INTERVAL_MS = 1_000;
@@ -30,6 +31,8 @@ export interface BodyWriteOptions {
   readonly onDurable: (fileSize: number) => void;
   readonly progressBytes?: number;
   readonly progressIntervalMs?: number;
+  /** The bandwidth policy; default none. */
+  readonly pacer?: Pacer;
 }
 
 /**
@@ -126,6 +129,9 @@ export async function writeBody(o: BodyWriteOptions): Promise<number> {
       if (o.signal.aborted) throw abortReason(o.signal);
       if (flushFailure) throw flushFailure;
       const data = chunk as Buffer;
+      // Paced by reading: while this waits nothing reads the socket, so TCP's window closes.
+      const wait = o.pacer?.acquire(data.length, o.signal);
+      if (wait) await wait;
       if (o.expected !== null && written + data.length > o.expected) {
         throw new BitsError('BG_E_INVALID_SERVER_RESPONSE', `The server sent more than the ${o.expected} bytes it announced.`, {
           context: 'REMOTE_FILE',

@@ -8,7 +8,7 @@ import type { Clock } from '../../shared/clock.js';
 import { BitsError } from '../../shared/errors.js';
 import type { HttpTransport } from '../../transport/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
-import type { EngineState, ProgressSink, TransferJob } from '../types.js';
+import type { EngineState, Pacer, ProgressSink, TransferJob } from '../types.js';
 import { redirectPolicy } from './redirect-policy.js';
 import { TempFile } from './temp-file.js';
 import { type BodyWriteOptions, writeBody } from './body-writer.js';
@@ -43,6 +43,7 @@ export interface DownloadRun {
   readonly env: Env | undefined;
   readonly progressBytes: number | undefined;
   readonly progressIntervalMs: number | undefined;
+  readonly pacer: Pacer;
 }
 
 /** Mirrors the file's reported size, progress and engine state, and reports only changes. */
@@ -168,6 +169,7 @@ export function writeRunBody(run: DownloadRun, tracker: Tracker, at: Pick<BodyWr
     clock: run.clock,
     signal: run.signal,
     onDurable: (size) => tracker.progress(size),
+    pacer: run.pacer,
     ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
     ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
   });

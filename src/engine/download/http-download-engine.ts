@@ -9,7 +9,7 @@ import type { JobType } from '../../job/types.js';
 import { BitsError } from '../../shared/errors.js';
 import type { Env } from '../../transport/proxy-resolver.js';
 import type { HttpTransport } from '../../transport/types.js';
-import type { ProgressSink, TransferContext, TransferEngine } from '../types.js';
+import { type ProgressSink, type TransferContext, type TransferEngine, UNPACED } from '../types.js';
 import { type DownloadRun, type DownloadTarget, Tracker } from './download-run.js';
 import { downloadDynamic } from './dynamic-download.js';
 import { RemoteClient } from './remote-client.js';
@@ -31,7 +31,7 @@ export interface HttpDownloadEngineOptions {
 }
 
 export interface DownloadRequest {
-  readonly ctx: Pick<TransferContext, 'job' | 'signal' | 'clock'>;
+  readonly ctx: Pick<TransferContext, 'job' | 'signal' | 'clock' | 'pacer'>;
   readonly target: DownloadTarget;
   readonly sink: ProgressSink;
   /**
@@ -108,6 +108,7 @@ export class HttpDownloadEngine implements TransferEngine, Downloader {
       env: o.env,
       progressBytes: o.progressBytes,
       progressIntervalMs: o.progressIntervalMs,
+      pacer: request.ctx.pacer ?? UNPACED,
     };
     const client = new RemoteClient({
       transport: o.transport,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { BitsError } from '../../shared/errors.js';
+import { acquireFragment, pacedFragmentSize } from './pacing.js';
 import { readCreateSessionAck, readFragmentAck, readReceivedRange, resolveReplyUrl } from '../../protocol/ack.js';
 import type { PacketType } from '../../protocol/constants.js';
 import { classifyAck, type AckOutcome } from '../../protocol/outcomes.js';
@@ -34,10 +35,8 @@ export class UploadSession {
   /** The last offset reported through ctx.progress (starts at the persisted value). */
   #reported: number;
   /**
-   * One read buffer for every fragment of this run, grown to the largest fragment sent: a fresh
-   * 16 MiB buffer per fragment left garbage that raised the daemon's peak RSS by ~60 MB on a 4 GiB
-   * upload. Reuse is safe: one request is outstanding, and it has finished (its Ack arrived, or it
-   * failed) before the next fragment, or a resend, is read.
+   * One read buffer for every fragment of this run (a fresh 16 MiB one per fragment raised peak
+   * RSS by ~60 MB on 4 GiB). Safe: one request is outstanding and done before the next is read.
    */
   #scratch: Buffer | null = null;
 
@@ -153,7 +152,7 @@ export class UploadSession {
     let resentFinal = false;
     let stalls = 0;
     for (;;) {
-      let range = planFragment(offset, total, fragmentSize);
+      let range = planFragment(offset, total, pacedFragmentSize(fragmentSize, this.#ctx, this.#options.minFragmentSize));
       if (range === null) {
         if (!wantsReply) return this.#uploaded(total, null);
         // The server holds every byte (a 416 or an overlapping resend said so) but the final
@@ -163,6 +162,7 @@ export class UploadSession {
         resentFinal = true;
         range = finalFragment(total, fragmentSize);
       }
+      await acquireFragment(this.#ctx, range);
       const final = isFinalRange(range, total);
       const packet = fragmentPacket({ sessionId, range, total, fileName: basename(this.#ctx.file.localName) }, this.#job.headers(true));
       const fragmentRange = range;
