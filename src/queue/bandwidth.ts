@@ -28,6 +28,7 @@ export class BandwidthLimiter {
   /** Waiters to wake at the next change of limits. */
   readonly #changed = new Set<() => void>();
   readonly #unsubscribe: () => void;
+  readonly #listeners = new Set<() => void>();
   /** Bytes reserved per bucket since start: a reservation's place in line (see #ticketWaitMs). */
   readonly #reservedTotal = new Map<TokenBucket, number>();
 
@@ -46,10 +47,20 @@ export class BandwidthLimiter {
     return this.#effective;
   }
 
+  /** Whether jobs of this priority are held now (a limit of 0 on their level or on background). */
+  held(priority: Priority): boolean {
+    return keysFor(priority).some((key) => this.#effective.limits[key] === 0);
+  }
+
+  /** Calls `listener` after every change of limits (a reload, a schedule edge). */
+  onLimitsChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** The pacer of a job of this priority. */
   pacerFor(priority: Priority): Pacer {
-    const keys: readonly LimitKey[] = priority === 'FOREGROUND' ? ['foreground'] : [priority === 'HIGH' ? 'high' : priority === 'NORMAL' ? 'normal' : 'low', 'background'];
-    const buckets = keys.map((key) => this.#buckets.get(key) as TokenBucket);
+    const buckets = keysFor(priority).map((key) => this.#buckets.get(key) as TokenBucket);
     return {
       acquire: (bytes, signal) => (buckets.every((b) => b.rate === null) ? undefined : this.#acquire(buckets, bytes, signal)),
       limit: () => lowest(buckets),
@@ -143,6 +154,7 @@ export class BandwidthLimiter {
     }
     for (const wake of [...this.#changed]) wake();
     this.#armEdge();
+    for (const listener of [...this.#listeners]) listener();
   }
 
   #armEdge(): void {
@@ -152,6 +164,12 @@ export class BandwidthLimiter {
   }
 }
 
+
+/** The limits a job of this priority draws from. */
+function keysFor(priority: Priority): readonly LimitKey[] {
+  if (priority === 'FOREGROUND') return ['foreground'];
+  return [priority === 'HIGH' ? 'high' : priority === 'NORMAL' ? 'normal' : 'low', 'background'];
+}
 
 function lowest(buckets: readonly TokenBucket[]): number | null {
   let limit: number | null = null;

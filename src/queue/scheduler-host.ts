@@ -3,11 +3,12 @@
  * jobs, and the transitions of dispatching, preempting and running a job.
  */
 import type { Clock } from '../shared/clock.js';
-import { PRIORITIES } from '../job/types.js';
+import { PRIORITIES, type Priority } from '../job/types.js';
 import type { JobStore } from '../store/job-store.js';
 import { runJob } from '../engine/job-runner.js';
 import type { TransferEngine } from '../engine/types.js';
 import type { SchedulerHost } from '../scheduler/scheduler.js';
+import type { BandwidthLimiter } from './bandwidth.js';
 import type { JobFunnel } from './funnel.js';
 import type { RemoteCancels } from './remote-cancels.js';
 import type { QueueRunnerHost } from './runner-host.js';
@@ -20,6 +21,7 @@ export interface SchedulerHostDeps {
   readonly host: QueueRunnerHost;
   /** Late-bound: the Cancel-Session room needs the scheduler that needs this host. */
   readonly cancels: () => RemoteCancels;
+  readonly limiter: () => BandwidthLimiter;
 }
 
 export class QueueSchedulerHost implements SchedulerHost {
@@ -66,5 +68,9 @@ export class QueueSchedulerHost implements SchedulerHost {
 
   maxTimeExceeded(jobId: string): void {
     this.#deps.funnel.tryApply(jobId, { type: 'MAX_DOWNLOAD_TIME' });
+  }
+
+  held(priority: number): boolean {
+    return this.#deps.limiter().held(PRIORITIES[priority] as Priority);
   }
 }

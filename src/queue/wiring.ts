@@ -43,7 +43,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
   });
   const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG));
   const host = new QueueRunnerHost(store, funnel, limiter);
-  const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels });
+  const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
   const committed = (): Promise<void> => store.committed();
@@ -88,6 +88,8 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     inactiveJobs: (before) => store.inactiveJobs(before),
     expire: (id) => void closer.cancel(id, 'INACTIVITY_EXPIRED').catch((err: unknown) => notifier.reportError(err)),
   });
+  // A level the policy now holds gives up its running jobs; one it releases gets work again.
+  limiter.onLimitsChange(() => scheduler.releaseHeld());
   // A batch of writes rolled back as a whole (a full disk at COMMIT) took its new and finished
   // jobs with it: count again from what the database holds.
   store.onBatchLost(() => {

@@ -12,6 +12,8 @@
  *   scheduler sleeps until that time or until `wake()` (every API call that can free or create
  *   work calls it).
  * - Per running job: its AbortController, its time-slice timer and its MaxDownloadTime timer.
+ * - The bandwidth policy can hold a level (a limit of 0): its jobs are not dispatched, and
+ *   releaseHeld() sends running ones back to QUEUED, so they wait without errors or retries.
  */
 import type { Clock, Timer } from '../shared/clock.js';
 
@@ -34,6 +36,8 @@ export interface SchedulerHost {
   preempt(jobId: string, toBack: boolean): void;
   /** MaxDownloadTime exceeded. */
   maxTimeExceeded(jobId: string): void;
+  /** Whether the bandwidth policy holds this level now (a limit of 0): its jobs wait queued. */
+  held(priority: number): boolean;
 }
 
 export interface SchedulerOptions {
@@ -134,7 +138,22 @@ export class Scheduler {
     this.#armTimer();
   }
 
+  /**
+   * The policy changed: jobs of a level it now holds (a limit of 0) go back to QUEUED, keeping
+   * their place, and wait there without an error until the limit lifts.
+   */
+  releaseHeld(): void {
+    for (const [id, r] of [...this.#running]) {
+      if (!this.#host.held(r.priority)) continue;
+      this.#host.preempt(id, false);
+      this.abort(id);
+      this.#forget(id, true);
+    }
+    this.wake();
+  }
+
   #dispatchForeground(): void {
+    if (this.#host.held(FOREGROUND)) return;
     let running = this.#countAt((p) => p === FOREGROUND);
     while (running < this.#options.maxForeground) {
       const ids = this.#host.queued(FOREGROUND, Math.min(64, this.#options.maxForeground - running));
@@ -168,6 +187,7 @@ export class Scheduler {
 
   #nextBackgroundCandidate(): { id: string; priority: number } | undefined {
     for (let priority = 1; priority <= 3; priority++) {
+      if (this.#host.held(priority)) continue;
       const [id] = this.#host.queued(priority, 1);
       if (id !== undefined) return { id, priority };
     }
