@@ -18,6 +18,7 @@ import { HttpDownloadEngine } from '../engine/download/index.js';
 import { BitsUploadEngine } from '../engine/upload/index.js';
 import { UndiciTransport } from '../transport/undici-transport.js';
 import type { TransferEngine } from '../engine/types.js';
+import type { PolicySource } from '../policy/holder.js';
 import { BackgroundCopyJobImpl } from './job.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions } from './types.js';
 
@@ -45,6 +46,11 @@ export interface ManagerOptions {
   readonly finalRetentionMs?: number;
   /** Test hook: where crash tests stop the process (src/shared/crash-seam.ts). Default: none. */
   readonly crashSeam?: CrashSeam;
+  /**
+   * The bandwidth policy (the daemon's config file, docs/config.md) and its reloads. Default: none
+   * (no limits). Not enforced on transfers yet: the queue and the limiter take it from here.
+   */
+  readonly policy?: PolicySource;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
