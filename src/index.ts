@@ -63,4 +63,5 @@ export { HttpDownloadEngine, type HttpDownloadEngineOptions } from './engine/dow
 export { UndiciTransport } from './transport/undici-transport.js';
 export { BitsUploadEngine, type UploadEngineOptions } from './engine/upload/index.js';
 export { BitsClient, type BitsClientOptions, type ServerInfo } from './ipc/client.js';
+export type { ConfigFileStatus, PolicyControl, PolicyReport } from './policy/report.js';
 export { defaultSocketPath } from './ipc/socket-path.js';

@@ -46,7 +46,7 @@ export interface ManagerOptions {
   readonly finalRetentionMs?: number;
   /** Test hook: where crash tests stop the process (src/shared/crash-seam.ts). Default: none. */
   readonly crashSeam?: CrashSeam;
-  /** The bandwidth policy in force (the daemon's config file). Default: nothing limited. */
+  /** The bandwidth policy in force (the daemon's config file, docs/config.md) and its reloads. Default: nothing limited. */
   readonly policy?: PolicySource;
 }
 

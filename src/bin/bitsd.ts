@@ -4,7 +4,8 @@
  * docs/daemon.md). This is the only module that touches `process`: argv, environment, umask,
  * signals and the exit status.
  *
- * Exit status: 0 stopped cleanly; 1 failed (or a stop took longer than 5 s); 2 bad usage;
+ * Exit status: 0 stopped cleanly; 1 failed (or a stop took longer than 5 s); 2 bad usage or a bad
+ * config file;
  * 3 already running for this data directory (or the socket is in use); 4 unsafe socket
  * directory or file; 130/143 a second SIGINT/SIGTERM forced the exit.
  */
@@ -21,6 +22,7 @@ import { BackgroundCopyManager } from '../api/manager.js';
 import { crashSeamFromEnv } from '../shared/crash-seam.js';
 import { AlreadyRunningError } from '../daemon/lock.js';
 import { SocketInUseError, UnsafePathError } from '../daemon/socket-dir.js';
+import { ConfigFileError } from '../daemon/config-file.js';
 
 const HELP = `Usage: bitsd [options]
 
@@ -34,11 +36,14 @@ BitsClient over a Unix socket. Logs go to stderr, one line per event.
                        /tmp/bitsd-<uid>/bitsd.sock)
   --log-level LEVEL    ${LOG_LEVELS.join(', ')} (default: $BITSD_LOG_LEVEL or info)
   --log-format FORMAT  ${LOG_FORMATS.join(', ')} (default: $BITSD_LOG_FORMAT or json)
+  --config FILE        read the config from FILE only (default: $BITSD_CONFIG, else
+                       /etc/bitsd/config.json under $XDG_CONFIG_HOME/bitsd/config.json
+                       or ~/.config/bitsd/config.json; see docs/config.md)
   -h, --help           this text
   -V, --version        print the version and exit
 
 SIGTERM or SIGINT stops it gracefully (jobs resume at the next start); a second one forces
-the exit. See docs/daemon.md.
+the exit. SIGHUP (or bitsadmin /reload) re-reads the config files. See docs/daemon.md.
 `;
 
 const EXIT = { ok: 0, failed: 1, usage: 2, running: 3, unsafe: 4 } as const;
@@ -78,6 +83,8 @@ function isProcessAlive(pid: number): boolean {
 function exitCodeFor(err: unknown): number {
   if (err instanceof AlreadyRunningError || err instanceof SocketInUseError) return EXIT.running;
   if (err instanceof UnsafePathError) return EXIT.unsafe;
+  // A bad config file is a usage error: restarting cannot fix it (the unit does not retry 2).
+  if (err instanceof ConfigFileError) return EXIT.usage;
   return EXIT.failed;
 }
 
@@ -90,6 +97,7 @@ function parseFlags(): { config: DaemonConfig } {
         socket: { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -115,6 +123,7 @@ function parseFlags(): { config: DaemonConfig } {
         ...(values.socket !== undefined ? { socket: values.socket } : {}),
         ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}),
         ...(values['log-format'] !== undefined ? { logFormat: values['log-format'] } : {}),
+        ...(values.config !== undefined ? { config: values.config } : {}),
       },
       env: process.env,
       uid,
@@ -150,6 +159,12 @@ function handleSignals(daemon: Daemon, log: Logger): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP re-reads the config; the daemon logs the outcome (a refused file included).
+  process.on('SIGHUP', () => {
+    daemon.reload('SIGHUP').catch((err: unknown) => {
+      if (!(err instanceof ConfigFileError)) log.warn('SIGHUP: nothing reloaded', { error: err instanceof Error ? err.message : String(err) });
+    });
+  });
 }
 
 async function main(): Promise<void> {
@@ -171,7 +186,7 @@ async function main(): Promise<void> {
     version: packageVersion(),
     isProcessAlive,
     // Crash tests start bitsd with BITSD_TEST_CRASH_AT to stop it dead at a step boundary.
-    openManager: (dataDir) => BackgroundCopyManager.open({ dataDir, crashSeam: crashSeamFromEnv(process.env) }),
+    openManager: (dataDir, fromConfig) => BackgroundCopyManager.open({ dataDir, ...fromConfig, crashSeam: crashSeamFromEnv(process.env) }),
   });
   handleSignals(daemon, log);
   try {

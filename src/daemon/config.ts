@@ -7,6 +7,10 @@
  *                                                   > $TMPDIR or /tmp /bitsd-<uid>/bitsd.sock
  *   log level        --log-level  > BITSD_LOG_LEVEL  > info
  *   log format       --log-format > BITSD_LOG_FORMAT > json
+ *   config files     --config     > BITSD_CONFIG (that file only, which must exist)
+ *                                 > $BITSD_SYSTEM_CONFIG or /etc/bitsd/config.json, then over it
+ *                                   $XDG_CONFIG_HOME/bitsd/config.json or ~/.config/bitsd/config.json
+ *                                   (either may be missing)
  */
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BitsError } from '../shared/errors.js';
@@ -21,7 +25,19 @@ export interface DaemonFlags {
   readonly socket?: string;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  readonly config?: string;
 }
+
+/** A config file to read at start-up and on reload (src/daemon/config-file.ts reads it). */
+export interface ConfigFileSpec {
+  readonly path: string;
+  /** system: /etc/bitsd/config.json (or BITSD_SYSTEM_CONFIG); user: the XDG file; given: --config/BITSD_CONFIG. */
+  readonly role: 'system' | 'user' | 'given';
+  /** A missing file is an error (a file named on the command line); otherwise it means "no settings". */
+  readonly required: boolean;
+}
+
+export const SYSTEM_CONFIG_FILE = '/etc/bitsd/config.json';
 
 export interface DaemonConfig {
   readonly dataDir: string;
@@ -39,6 +55,8 @@ export interface DaemonConfig {
   readonly lockHolderPath: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** The config files, lowest first: each overrides the ones before it key by key. */
+  readonly configFiles: readonly ConfigFileSpec[];
 }
 
 export interface ConfigInputs {
@@ -73,7 +91,27 @@ export function resolveConfig(inputs: ConfigInputs): DaemonConfig {
     lockHolderPath: join(dataDir, 'bitsd.lock'),
     logLevel,
     logFormat,
+    configFiles: resolveConfigFiles(inputs),
   };
+}
+
+/** Where the config comes from: one named file, or the system file under the user's. */
+export function resolveConfigFiles(inputs: Pick<ConfigInputs, 'flags' | 'env' | 'home' | 'cwd'>): readonly ConfigFileSpec[] {
+  const { flags, env } = inputs;
+  const given = flags.config ?? (env.BITSD_CONFIG || undefined);
+  if (given !== undefined) {
+    if (given === '') throw usage('--config needs a file name.');
+    return [{ path: resolve(inputs.cwd, given), role: 'given', required: true }];
+  }
+  const system = env.BITSD_SYSTEM_CONFIG ? resolve(inputs.cwd, env.BITSD_SYSTEM_CONFIG) : SYSTEM_CONFIG_FILE;
+  return [
+    { path: system, role: 'system', required: false },
+    { path: join(xdgConfigHome(env, inputs.home), 'bitsd', 'config.json'), role: 'user', required: false },
+  ];
+}
+
+function xdgConfigHome(env: Readonly<Record<string, string | undefined>>, home: string): string {
+  return env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(home, '.config');
 }
 
 function xdgDataHome(env: Readonly<Record<string, string | undefined>>, home: string): string {

@@ -3,17 +3,20 @@
  * stops them in order. It never touches `process` (the bin does: argv, signals, exit), so tests
  * can run it in process.
  *
- *   start: data dir (0700) → lock → socket dir checks → stale socket → manager (crash recovery)
- *          → IPC listen → socket 0600 → "ready"
+ *   start: config files → data dir (0700) → lock → socket dir checks → stale socket → manager
+ *          (crash recovery) → IPC listen → socket 0600 → "ready"
  *   stop:  stop accepting → let running requests answer (briefly) → drop connections →
  *          manager.close() (aborts transfers, progress already durable) → remove socket → unlock
  */
 import { mkdir, unlink } from 'node:fs/promises';
-import { BackgroundCopyManager } from '../api/manager.js';
+import { BackgroundCopyManager, type ManagerOptions } from '../api/manager.js';
+import { BitsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { PolicyReport } from '../policy/report.js';
 import { IpcServer, type IpcLimits } from '../ipc/server.js';
 import { probeDaemon } from '../ipc/probe.js';
 import type { DaemonConfig } from './config.js';
+import { DaemonPolicy } from './daemon-policy.js';
 import { logQueueEvents } from './event-log.js';
 import { InstanceLock } from './lock.js';
 import { clearStaleSocket, prepareSocketDir, secureSocket } from './socket-dir.js';
@@ -29,10 +32,16 @@ export interface DaemonDeps {
   readonly isProcessAlive: (pid: number) => boolean;
   /** Default: /proc/<pid>/stat says T. Fake pids in tests need their own. */
   readonly isProcessStopped?: (pid: number) => Promise<boolean>;
-  /** Default: BackgroundCopyManager.open({ dataDir }) with the default engines. */
-  readonly openManager?: (dataDir: string) => Promise<BackgroundCopyManager>;
+  /**
+   * Default: BackgroundCopyManager.open({ dataDir, ...fromConfig }) with the default engines.
+   * `fromConfig` carries the config file's policy and concurrency; pass it on.
+   */
+  readonly openManager?: (dataDir: string, fromConfig: ConfigManagerOptions) => Promise<BackgroundCopyManager>;
   readonly ipcLimits?: Partial<IpcLimits>;
 }
+
+/** What the config file gives the manager. */
+export type ConfigManagerOptions = Required<Pick<ManagerOptions, 'policy' | 'concurrency'>>;
 
 type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -45,6 +54,7 @@ export class Daemon {
   #ipc: IpcServer | null = null;
   #boundSocket = false;
   #unlog: (() => void) | null = null;
+  #policy: DaemonPolicy | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
 
@@ -68,6 +78,9 @@ export class Daemon {
     const { config, pid, uid, version } = this.#deps;
     this.#log.info('starting', { version, pid, dataDir: config.dataDir, socket: config.socketPath });
     try {
+      // First: a bad config file stops bitsd before it takes or changes anything.
+      const policy = await DaemonPolicy.load(config.configFiles, this.#log);
+      this.#policy = policy;
       await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
       this.#lock = await InstanceLock.acquire({
         dataDir: config.dataDir,
@@ -84,10 +97,18 @@ export class Daemon {
       if ((await clearStaleSocket(config.socketPath, (p) => probeDaemon(p, 1000))) === 'removed') {
         this.#log.warn('removed a stale socket left by a daemon that did not stop cleanly', { socket: config.socketPath });
       }
-      const manager = await (this.#deps.openManager ?? ((dataDir) => BackgroundCopyManager.open({ dataDir })))(config.dataDir);
+      const fromConfig: ConfigManagerOptions = { policy: policy.source, concurrency: { background: policy.config.concurrency.background } };
+      const manager = await (this.#deps.openManager ?? ((dataDir, options) => BackgroundCopyManager.open({ dataDir, ...options })))(config.dataDir, fromConfig);
       this.#manager = manager;
       this.#unlog = logQueueEvents(manager.queue.events, this.#log);
-      const ipc = new IpcServer({ manager, logger: this.#log, serverName: `bitsd ${version}`, pid, ...(this.#deps.ipcLimits ? { limits: this.#deps.ipcLimits } : {}) });
+      const ipc = new IpcServer({
+        manager,
+        logger: this.#log,
+        serverName: `bitsd ${version}`,
+        pid,
+        daemon: { policy: () => policy.report(), reload: () => this.reload('daemon.reload') },
+        ...(this.#deps.ipcLimits ? { limits: this.#deps.ipcLimits } : {}),
+      });
       this.#ipc = ipc;
       await ipc.listen(config.socketPath);
       this.#boundSocket = true;
@@ -100,6 +121,23 @@ export class Daemon {
     if (this.#stopping) return; // stopped while starting: no "ready"
     this.#state = 'running';
     this.#log.info('ready', { socket: config.socketPath, dataDir: config.dataDir, pid, version });
+  }
+
+  /**
+   * Re-reads the config files (SIGHUP, daemon.reload). A bad file is refused with its BitsError
+   * and the policy in force stays; see DaemonPolicy.
+   */
+  reload(reason = 'requested'): Promise<PolicyReport> {
+    const policy = this.#policy;
+    if (this.#state !== 'running' || policy === null) {
+      return Promise.reject(new BitsError('BG_E_INVALID_STATE', `bitsd is ${this.#state}; the config can be reloaded only while it runs.`));
+    }
+    return policy.reload(reason);
+  }
+
+  /** The policy in force now, as daemon.policy reports it; null before start. */
+  policyReport(): PolicyReport | null {
+    return this.#policy?.report() ?? null;
   }
 
   /** Graceful stop; idempotent (a second call returns the same promise). */

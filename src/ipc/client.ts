@@ -16,6 +16,7 @@
 import type { BitsEvents } from '../job/events.js';
 import type { JobType } from '../job/types.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions, PendingCancellation } from '../api/types.js';
+import type { PolicyControl, PolicyReport } from '../policy/report.js';
 import { DEFAULT_TIMEOUT_MS, IpcConnection, type ServerInfo } from './client-connection.js';
 import { EventRouter } from './client-events.js';
 import { RemoteFile, RemoteJob } from './client-job.js';
@@ -34,7 +35,7 @@ export interface BitsClientOptions {
   readonly timeoutMs?: number;
 }
 
-export class BitsClient implements BackgroundCopyManagerApi {
+export class BitsClient implements BackgroundCopyManagerApi, PolicyControl {
   readonly #conn: IpcConnection;
   readonly #events: EventRouter;
 
@@ -88,6 +89,20 @@ export class BitsClient implements BackgroundCopyManagerApi {
 
   on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
     return this.#events.add(event, null, listener);
+  }
+
+  /** The daemon's bandwidth policy in force now (docs/config.md). Not part of the BITS API. */
+  getPolicy(): Promise<PolicyReport> {
+    return this.#conn.call('daemon.policy', {});
+  }
+
+  /**
+   * Makes the daemon re-read its config files, as SIGHUP does, and returns the policy then in
+   * force. A bad file is refused with its E_INVALIDARG (naming the file and key), and the policy
+   * in force stays.
+   */
+  reloadPolicy(): Promise<PolicyReport> {
+    return this.#conn.call('daemon.reload', {});
   }
 
   /** Closes this connection (pending calls fail, watches end); the daemon keeps running. */

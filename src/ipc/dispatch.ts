@@ -11,6 +11,8 @@ import { BackgroundCopyJobImpl } from '../api/job.js';
 import { BackgroundCopyFileImpl } from '../api/file.js';
 import { normalizeJobId } from '../job/validate.js';
 import type { AuthScheme, AuthTarget, JobPropertyName, JobType, Priority, ProxySettings } from '../job/types.js';
+import type { PolicyReport } from '../policy/report.js';
+import { BitsError } from '../shared/errors.js';
 import type { EventName, MethodName, MethodResults, ParamsOf } from './methods.js';
 
 /** What a connection offers the event methods. */
@@ -21,9 +23,23 @@ export interface StreamHost {
   unsubscribe(subscription: number): void;
 }
 
+/** What the daemon offers beyond the manager: its config (the daemon.* methods). */
+export interface DaemonHooks {
+  policy(): PolicyReport;
+  /** Re-reads the config files; throws the BitsError of a bad file (nothing changes then). */
+  reload(): Promise<PolicyReport>;
+}
+
 export interface DispatchContext {
   readonly manager: BackgroundCopyManager;
   readonly streams: StreamHost;
+  /** null when the server runs without a daemon (in-process tests). */
+  readonly daemon: DaemonHooks | null;
+}
+
+function daemon(ctx: DispatchContext): DaemonHooks {
+  if (ctx.daemon === null) throw new BitsError('E_NOTIMPL', 'This IPC server has no daemon config to show or reload (it is not bitsd).');
+  return ctx.daemon;
 }
 
 type Handlers = { readonly [M in MethodName]: (params: ParamsOf<M>, ctx: DispatchContext) => Promise<MethodResults[M]> | MethodResults[M] };
@@ -137,6 +153,9 @@ export const HANDLERS: Handlers = {
     c.streams.unsubscribe(p.subscription);
     return null;
   },
+
+  'daemon.policy': (_p, c) => daemon(c).policy(),
+  'daemon.reload': (_p, c) => daemon(c).reload(),
 };
 
 /** Runs one validated request. */

@@ -8,6 +8,7 @@ import type { FileProgress, FileRange, JobProgress, JobState, JobType, Priority,
 import type { BitsEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError, NotifyCmdLine, PendingCancellation, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
+import type { PolicyReport } from '../policy/report.js';
 import { arrayOf, boolean, integer, nullable, number, object, type ObjectOf, oneOf, optional, scalar, type Shape, string } from './schema.js';
 
 /** The events a subscription can carry: every key of BitsEvents. */
@@ -107,6 +108,11 @@ export const METHODS = {
   'events.watch': { params: { job: string() } },
   /** Ends a subscription or a watch. */
   'events.unsubscribe': { params: { subscription: integer(1) } },
+
+  /** The bandwidth policy in force now (docs/config.md). Daemon only. */
+  'daemon.policy': { params: none },
+  /** Re-reads the config files (as SIGHUP does); a bad file is refused and nothing changes. Daemon only. */
+  'daemon.reload': { params: none },
 } as const satisfies Record<string, MethodSpec>;
 
 export type MethodName = keyof typeof METHODS;
@@ -204,6 +210,8 @@ export type MethodResults = {
   'events.subscribe': Subscribed;
   'events.watch': Subscribed;
   'events.unsubscribe': null;
+  'daemon.policy': PolicyReport;
+  'daemon.reload': PolicyReport;
 } & { [K in keyof JobResults as `job.${K}`]: JobResults[K] } & { [K in keyof FileResults as `file.${K}`]: FileResults[K] };
 
 // Fails to compile if a method has no result type, a result type has no method, or the API gains

@@ -13,7 +13,7 @@ import { BackgroundCopyJobImpl } from '../api/job.js';
 import type { JobEventData } from '../job/events.js';
 import { BitsError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { dispatch, type StreamHost } from './dispatch.js';
+import { type DaemonHooks, dispatch, type StreamHost } from './dispatch.js';
 import type { EventName, MethodName } from './methods.js';
 import { type DecodedLine, encodeFrame, FrameDecoder, parseClientFrame, PROTOCOL_VERSION, type RequestId, type ServerFrame, toWireError, validateParams } from './protocol.js';
 
@@ -30,6 +30,7 @@ export interface IpcLimits {
 export interface ConnectionDeps {
   readonly id: number;
   readonly manager: BackgroundCopyManager;
+  readonly daemon: DaemonHooks | null;
   readonly logger: Logger;
   readonly limits: IpcLimits;
   readonly hello: { readonly server: string; readonly pid: number };
@@ -124,7 +125,7 @@ export class ServerConnection implements StreamHost {
     const started = Date.now();
     this.#inFlight++;
     // Validation and dispatch start synchronously, so requests take effect in arrival order.
-    const work = (async () => dispatch(method, validateParams(method, rawParams), { manager: this.#deps.manager, streams: this }))();
+    const work = (async () => dispatch(method, validateParams(method, rawParams), { manager: this.#deps.manager, streams: this, daemon: this.#deps.daemon }))();
     work.then(
       (result) => {
         this.#send({ type: 'response', id, ok: true, result: result ?? null });

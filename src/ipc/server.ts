@@ -8,9 +8,10 @@ import type { BackgroundCopyManager } from '../api/manager.js';
 import { BitsError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { encodeFrame, MAX_FRAME_BYTES } from './protocol.js';
+import type { DaemonHooks } from './dispatch.js';
 import { type IpcLimits, ServerConnection } from './server-connection.js';
 
-export type { IpcLimits };
+export type { DaemonHooks, IpcLimits };
 
 export const DEFAULT_LIMITS: IpcLimits = {
   maxFrameBytes: MAX_FRAME_BYTES,
@@ -32,6 +33,8 @@ export interface IpcServerOptions {
   /** Sent in hello: the daemon's pid (clients and a second daemon print it). */
   readonly pid: number;
   readonly limits?: Partial<IpcLimits>;
+  /** The daemon's config hooks (daemon.policy, daemon.reload); without them those methods say E_NOTIMPL. */
+  readonly daemon?: DaemonHooks;
 }
 
 export class IpcServer {
@@ -108,6 +111,7 @@ export class IpcServer {
     const connection: ServerConnection = new ServerConnection(socket, {
       id,
       manager: this.#options.manager,
+      daemon: this.#options.daemon ?? null,
       logger: this.#log,
       limits: this.#limits,
       hello: { server: this.#options.serverName, pid: this.#options.pid },

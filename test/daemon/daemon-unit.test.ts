@@ -27,6 +27,10 @@ describe('resolveConfig', () => {
       lockHolderPath: '/home/u/.local/share/bitsd/bitsd.lock',
       logLevel: 'info',
       logFormat: 'json',
+      configFiles: [
+        { path: '/etc/bitsd/config.json', role: 'system', required: false },
+        { path: '/home/u/.config/bitsd/config.json', role: 'user', required: false },
+      ],
     });
     const env = { XDG_DATA_HOME: '/xdg/data', XDG_RUNTIME_DIR: '/run/user/1000', BITSD_LOG_LEVEL: 'debug', BITSD_LOG_FORMAT: 'logfmt' };
     expect(resolveConfig({ ...base, env, flags: {} })).toMatchObject({ dataDir: '/xdg/data/bitsd', socketPath: '/run/user/1000/bitsd/bitsd.sock', ownsSocketDir: true, logLevel: 'debug', logFormat: 'logfmt' });

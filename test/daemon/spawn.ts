@@ -57,14 +57,21 @@ async function killAll(set: Set<ChildProcess>): Promise<void> {
   );
 }
 
-/** The environment of spawned daemons: no BITSD_* or proxy settings leak in from the test runner. */
+/** Config files no test creates: spawned daemons do not read this machine's /etc/bitsd or ~/.config/bitsd. */
+const NO_CONFIG = '/nonexistent/bitsd-test-config';
+
+/**
+ * The environment of spawned daemons: no BITSD_* or proxy settings leak in from the test runner,
+ * and no config file of this machine is read (tests that want one pass BITSD_SYSTEM_CONFIG and
+ * XDG_CONFIG_HOME, or BITSD_CONFIG, in `extra`).
+ */
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^BITSD_|^(http|https|all|no)_proxy$/i.test(k)) continue;
     env[k] = v;
   }
-  return { ...env, ...extra };
+  return { ...env, BITSD_SYSTEM_CONFIG: `${NO_CONFIG}/system.json`, XDG_CONFIG_HOME: NO_CONFIG, ...extra };
 }
 
 export interface SpawnOptions {
