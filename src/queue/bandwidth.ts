@@ -124,6 +124,10 @@ export class BandwidthLimiter {
   /** Sleeps `ms` (Infinity: until the limits change), waking early on a change or an abort. */
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
       let timer: Timer | null = null;
       const done = (): void => {
         timer?.cancel();

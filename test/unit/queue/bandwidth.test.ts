@@ -128,6 +128,21 @@ describe('BandwidthLimiter', () => {
     limiter.stop();
   });
 
+  it('a transfer aborted while the limits change (a hold that preempts it) stops waiting', async () => {
+    const clock = new FakeClock();
+    const holder = new PolicyHolder(config({ bandwidth: { background: '16 KiB/s' } }));
+    const limiter = new BandwidthLimiter(clock, holder);
+    const ac = new AbortController();
+    const pacer = limiter.pacerFor('LOW');
+    expect(pacer.acquire(CHUNK, ac.signal)).toBeInstanceOf(Promise);
+    const wait = pacer.acquire(CHUNK, ac.signal) as Promise<void>;
+    // What the scheduler does on a hold: the change wakes the waiter, the abort follows at once.
+    limiter.onLimitsChange(() => ac.abort(new Error('preempted')));
+    holder.replace(config({ bandwidth: { background: 0 } }));
+    await expect(wait).rejects.toThrow('preempted');
+    limiter.stop();
+  });
+
   it('an aborted transfer stops waiting at once', async () => {
     const clock = new FakeClock();
     const limiter = new BandwidthLimiter(clock, new PolicyHolder(config({ bandwidth: { background: 0 } })));
