@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { type Clock, systemClock } from '../shared/clock.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
 import type { PolicySource } from '../policy/index.js';
+import type { LinkProbe } from '../shared/net-counters.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
 import { checkHresult, checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
@@ -48,6 +49,11 @@ export interface ManagerOptions {
   readonly crashSeam?: CrashSeam;
   /** The bandwidth policy in force (the daemon's config file, docs/config.md) and its reloads. Default: nothing limited. */
   readonly policy?: PolicySource;
+  /**
+   * What the link carries, for yielding to other traffic (the daemon passes procLinkProbe).
+   * Default: none, and background transfers do not yield.
+   */
+  readonly link?: LinkProbe;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -92,6 +98,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       finalRetentionMs: options.finalRetentionMs ?? 24 * 3600 * 1000,
       ...(options.crashSeam ? { crashSeam: options.crashSeam } : {}),
       ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.link ? { link: options.link } : {}),
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

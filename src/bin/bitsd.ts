@@ -20,6 +20,7 @@ import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
 import { BackgroundCopyManager } from '../api/manager.js';
 import { crashSeamFromEnv } from '../shared/crash-seam.js';
+import { procLinkProbe } from '../shared/net-counters.js';
 import { AlreadyRunningError } from '../daemon/lock.js';
 import { SocketInUseError, UnsafePathError } from '../daemon/socket-dir.js';
 import { ConfigFileError } from '../daemon/config-file.js';
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
     version: packageVersion(),
     isProcessAlive,
     // Crash tests start bitsd with BITSD_TEST_CRASH_AT to stop it dead at a step boundary.
-    openManager: (dataDir, fromConfig) => BackgroundCopyManager.open({ dataDir, ...fromConfig, crashSeam: crashSeamFromEnv(process.env) }),
+    openManager: (dataDir, fromConfig) => BackgroundCopyManager.open({ dataDir, ...fromConfig, crashSeam: crashSeamFromEnv(process.env), link: procLinkProbe }),
   });
   handleSignals(daemon, log);
   try {

@@ -111,10 +111,18 @@ export interface Pacer {
   acquire(bytes: number, signal: AbortSignal): Promise<void> | undefined;
   /** The job's limit now in bytes per second; null when unlimited. */
   limit(): number | null;
+  /**
+   * The most bytes one download request should ask for, or null for no bound. Pacing by reading
+   * stops the socket being read, but the kernel keeps accepting data into a receive buffer that
+   * can grow to tens of MB: a bounded request bounds what arrives after the pace drops.
+   */
+  requestSize(): number | null;
+  /** A request for `bytes` went out: they will cross the link as this job's, read or not. */
+  requested?(bytes: number): void;
 }
 
 /** No limit: the pacer of engines used without a queue (and in tests of the engines alone). */
-export const UNPACED: Pacer = { acquire: () => undefined, limit: () => null };
+export const UNPACED: Pacer = { acquire: () => undefined, limit: () => null, requestSize: () => null };
 
 export interface TransferContext {
   readonly job: TransferJob;

@@ -19,3 +19,4 @@ export {
 export { effectivePolicy, type EffectivePolicy, type PolicyLimits } from './policy.js';
 export { PolicyHolder, type PolicySource } from './holder.js';
 export { type ConfigFileStatus, isPolicyControl, type PolicyControl, policyReport, type PolicyReport } from './report.js';
+export { nextYield, YIELD_START, type YieldOptions, type YieldSample, type YieldState } from './yield.js';

@@ -8,11 +8,24 @@
  * reload) and at the schedule's next edge. A waiting transfer re-reads its buckets at least every
  * WAIT_SLICE_MS, so a change reaches it within that; a limit of 0 holds it until a change. When
  * nothing limits a job, its pacer answers synchronously and costs nothing.
+ *
+ * With `yield` on (the default), background transfers also draw from a yield bucket whose limit
+ * the YieldMonitor sets from the other traffic on the link (yield-monitor.ts, policy/yield.ts).
  */
 import type { Clock, Timer } from '../shared/clock.js';
 import type { Priority } from '../job/types.js';
 import { effectivePolicy, type EffectivePolicy, type LimitKey, type PolicySource, TokenBucket } from '../policy/index.js';
 import type { Pacer } from '../engine/types.js';
+import type { LinkProbe } from '../shared/net-counters.js';
+import { YieldMonitor } from './yield-monitor.js';
+
+/** Background transfers count as running this long after their last read. */
+const ACTIVE_MS = 1000;
+/** A paced download asks for this many seconds of its pace per request, and at least MIN_REQUEST. */
+const REQUEST_SECONDS = 0.25;
+const MIN_REQUEST = 256 * 1024;
+/** ... and this much while the link's capacity is not known yet. */
+const UNKNOWN_LINK_REQUEST = 8 * 1024 * 1024;
 
 /** A waiting transfer looks at its buckets again at least this often. */
 export const WAIT_SLICE_MS = 250;
@@ -32,14 +45,40 @@ export class BandwidthLimiter {
   /** Bytes reserved per bucket since start: a reservation's place in line (see #ticketWaitMs). */
   readonly #reservedTotal = new Map<TokenBucket, number>();
 
-  constructor(clock: Clock, policy: PolicySource) {
+  /** Drawn by every background transfer: the limit yielding to other traffic imposes. */
+  readonly #yieldBucket: TokenBucket;
+  readonly #monitor: YieldMonitor | null;
+  /** Bytes every transfer moved since the monitor last asked (other traffic is the rest). */
+  #ownBytes = 0;
+  /** Bytes bounded download requests asked for since the monitor last asked. */
+  #requestedBytes = 0;
+  #background = { at: Number.NEGATIVE_INFINITY, loopback: false, other: false };
+
+  /** `link`: what the link carries (/proc in the daemon); without it nothing yields. */
+  constructor(clock: Clock, policy: PolicySource, link?: LinkProbe) {
     this.#clock = clock;
     this.#policy = policy;
     this.#effective = effectivePolicy(policy.current(), new Date(clock.now()));
     const now = clock.now();
     this.#buckets = new Map(BUCKETS.map((key) => [key, new TokenBucket({ rate: this.#effective.limits[key], now })]));
+    this.#yieldBucket = new TokenBucket({ rate: null, now });
+    this.#monitor = link
+      ? new YieldMonitor({
+          clock,
+          link,
+          takeOwnBytes: () => this.#takeOwnBytes(),
+          watching: () => this.#watching(),
+          apply: (limit) => this.#applyYield(limit),
+        })
+      : null;
     this.#unsubscribe = policy.onChange(() => this.#recompute());
     this.#armEdge();
+  }
+
+  /** What yielding does now (for /policy): its limit, and the other traffic it saw. */
+  get yielding(): { limit: number | null; other: number } {
+    const state = this.#monitor?.state;
+    return { limit: state?.limit ?? null, other: state?.other ?? 0 };
   }
 
   /** The policy applied now (for /policy and /info). */
@@ -58,16 +97,39 @@ export class BandwidthLimiter {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The pacer of a job of this priority. */
-  pacerFor(priority: Priority): Pacer {
+  /** The pacer of a job of this priority whose server is (or is not) on loopback. */
+  pacerFor(priority: Priority, loopback = false): Pacer {
+    const background = priority !== 'FOREGROUND';
     const buckets = keysFor(priority).map((key) => this.#buckets.get(key) as TokenBucket);
+    if (background) buckets.push(this.#yieldBucket);
     return {
-      acquire: (bytes, signal) => (buckets.every((b) => b.rate === null) ? undefined : this.#acquire(buckets, bytes, signal)),
+      acquire: (bytes, signal) => {
+        this.#ownBytes += bytes;
+        if (background) this.#backgroundRead(loopback);
+        return buckets.every((b) => b.rate === null) ? undefined : this.#acquire(buckets, bytes, signal);
+      },
       limit: () => lowest(buckets),
+      requestSize: () => this.#requestSize(buckets, background),
+      requested: (bytes) => {
+        this.#requestedBytes += bytes;
+      },
     };
   }
 
+  /**
+   * A quarter second of the job's pace, at least 256 KiB: the limit, or for a background job
+   * that yields, the link's capacity. Null when nothing paces the job.
+   */
+  #requestSize(buckets: readonly TokenBucket[], background: boolean): number | null {
+    const limit = lowest(buckets);
+    if (limit !== null) return Math.max(MIN_REQUEST, Math.floor(limit * REQUEST_SECONDS));
+    if (!background || !this.#effective.yield || this.#monitor === null) return null;
+    const capacity = this.#monitor.state.capacity;
+    return capacity > 0 ? Math.max(MIN_REQUEST, Math.floor(capacity * REQUEST_SECONDS)) : UNKNOWN_LINK_REQUEST;
+  }
+
   stop(): void {
+    this.#monitor?.stop();
     this.#edge?.cancel();
     this.#unsubscribe();
     for (const wake of this.#changed) wake();
@@ -100,6 +162,33 @@ export class BandwidthLimiter {
       if (!held && waitMs === 0) return;
       await this.#sleep(held ? Number.POSITIVE_INFINITY : Math.min(waitMs, WAIT_SLICE_MS), signal);
     }
+  }
+
+  #backgroundRead(loopback: boolean): void {
+    const now = this.#clock.now();
+    if (now - this.#background.at > ACTIVE_MS) this.#background = { at: now, loopback: false, other: false };
+    this.#background.at = now;
+    if (loopback) this.#background.loopback = true;
+    else this.#background.other = true;
+    this.#monitor?.poke();
+  }
+
+  #watching(): { loopback: boolean; other: boolean } | null {
+    if (!this.#effective.yield || this.#clock.now() - this.#background.at > ACTIVE_MS) return null;
+    return { loopback: this.#background.loopback, other: this.#background.other };
+  }
+
+  #takeOwnBytes(): { read: number; requested: number } {
+    const taken = { read: this.#ownBytes, requested: this.#requestedBytes };
+    this.#ownBytes = 0;
+    this.#requestedBytes = 0;
+    return taken;
+  }
+
+  #applyYield(limit: number | null): void {
+    if (this.#yieldBucket.rate === limit) return;
+    this.#yieldBucket.reconfigure(limit, this.#clock.now());
+    for (const wake of [...this.#changed]) wake();
   }
 
   /** Counts a reservation; returns its ticket (the bucket's reserved total including it). */
@@ -159,6 +248,7 @@ export class BandwidthLimiter {
     for (const wake of [...this.#changed]) wake();
     this.#armEdge();
     for (const listener of [...this.#listeners]) listener();
+    this.#monitor?.poke();
   }
 
   #armEdge(): void {

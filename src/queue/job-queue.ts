@@ -15,6 +15,7 @@ import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
 import type { PolicySource } from '../policy/index.js';
+import type { LinkProbe } from '../shared/net-counters.js';
 import type { JobEvent } from '../job/machine.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobType, PendingCancellation, Quotas } from '../job/types.js';
@@ -41,6 +42,8 @@ export interface JobQueueOptions {
   readonly crashSeam?: CrashSeam;
   /** The bandwidth policy (the daemon's config file); default: nothing limited. */
   readonly policy?: PolicySource;
+  /** What the link carries, for yielding to other traffic; default: none (nothing yields). */
+  readonly link?: LinkProbe;
 }
 
 /** What the API reads; it writes only through the queue's methods. */

@@ -47,7 +47,9 @@ export class QueueRunnerHost implements RunnerHost {
 
   pacer(jobId: string): Pacer {
     const job = this.#reads.getJob(jobId);
-    return job ? this.#limiter.pacerFor(job.priority) : UNPACED;
+    if (!job) return UNPACED;
+    const next = this.#reads.getFiles(jobId).find((f) => !f.transferred);
+    return this.#limiter.pacerFor(job.priority, next !== undefined && isLoopback(next.remoteName));
   }
 
   fileTransferred(jobId: string, fileIndex: number): void {
@@ -65,5 +67,15 @@ export class QueueRunnerHost implements RunnerHost {
     // A custom HTTP method makes every error fatal (HttpOptions2::SetHttpMethod).
     const transient = error.transient && job.httpMethod === null;
     this.#funnel.tryApply(jobId, transient ? { type: 'TRANSIENT_FAILURE', error: info } : { type: 'FATAL_FAILURE', error: info });
+  }
+}
+
+/** Whether a URL's server is on this machine's loopback (its traffic crosses `lo`). */
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+  } catch {
+    return false;
   }
 }

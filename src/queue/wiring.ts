@@ -41,7 +41,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     wakeScheduler: () => scheduler.wake(),
     becameFinal: (job) => live.left(job.owner),
   });
-  const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG));
+  const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG), o.link);
   const host = new QueueRunnerHost(store, funnel, limiter);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });

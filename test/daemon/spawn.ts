@@ -4,6 +4,8 @@
  * after the test (afterEach kills leftovers with SIGKILL).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
@@ -57,13 +59,21 @@ async function killAll(set: Set<ChildProcess>): Promise<void> {
   );
 }
 
-/** Config files no test creates: spawned daemons do not read this machine's /etc/bitsd or ~/.config/bitsd. */
-const NO_CONFIG = '/nonexistent/bitsd-test-config';
+/**
+ * The system config file of spawned daemons: this machine's /etc/bitsd and ~/.config/bitsd are
+ * never read. It turns yielding off: the test runner's other files move data over loopback at
+ * the same time, and a daemon that yielded to them would make unrelated tests slow and flaky.
+ * The tests of yielding and of the config file bring their own files.
+ */
+const TEST_CONFIG_DIR = mkdtempSync(join(tmpdir(), 'bitsd-test-config-'));
+writeFileSync(join(TEST_CONFIG_DIR, 'system.json'), '{"bandwidth": {"yield": false}}\n');
+afterAll(() => rmSync(TEST_CONFIG_DIR, { recursive: true, force: true }));
+const NO_CONFIG = TEST_CONFIG_DIR;
 
 /**
  * The environment of spawned daemons: no BITSD_* or proxy settings leak in from the test runner,
- * and no config file of this machine is read (tests that want one pass BITSD_SYSTEM_CONFIG and
- * XDG_CONFIG_HOME, or BITSD_CONFIG, in `extra`).
+ * and no config file of this machine is read, only TEST_CONFIG_DIR's (tests that want their own
+ * pass BITSD_SYSTEM_CONFIG and XDG_CONFIG_HOME, or BITSD_CONFIG, in `extra`).
  */
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -125,12 +125,15 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
       const seg = segments[cursor.index];
       if (seg === undefined) break;
       const start = seg.start + cursor.done;
-      const end = seg.start + seg.length - 1;
+      // Under a pace (a limit, or yielding), ask for a bounded piece at a time (Pacer.requestSize).
+      const bound = p.info.acceptRanges ? run.pacer.requestSize() : null;
+      const end = bound === null ? seg.start + seg.length - 1 : Math.min(seg.start + seg.length - 1, start + bound - 1);
       const validator = ifRangeValue(p.remote);
       const headers: Record<string, string> = {
-        range: run.target.ranges === null ? `bytes=${start}-` : `bytes=${start}-${end}`,
+        range: run.target.ranges === null && bound === null ? `bytes=${start}-` : `bytes=${start}-${end}`,
         ...(validator !== null ? { 'if-range': validator } : {}),
       };
+      if (bound !== null) run.pacer.requested?.(end - start + 1);
       const { response } = await client.fetch('GET', p.url, headers);
       tracker.connected();
       const resuming = run.target.ranges === null && start > 0;
