@@ -165,6 +165,8 @@ export class BandwidthLimiter {
   }
 
   #backgroundRead(loopback: boolean): void {
+    // Only yielding needs to know: nothing is tracked per read without it.
+    if (this.#monitor === null || !this.#effective.yield) return;
     const now = this.#clock.now();
     if (now - this.#background.at > ACTIVE_MS) this.#background = { at: now, loopback: false, other: false };
     this.#background.at = now;

@@ -58,7 +58,7 @@ export interface ApplyOptions {
   readonly activeUntil?: number;
 }
 
-export function machineView(job: JobRecord, aggregate: JobAggregate): MachineJob {
+function machineView(job: JobRecord, aggregate: JobAggregate): MachineJob {
   return {
     state: job.state,
     type: job.type,

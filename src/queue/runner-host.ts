@@ -4,6 +4,7 @@
  * store, every write goes through the funnel.
  */
 import type { BitsError } from '../shared/errors.js';
+import { isLoopbackHost } from '../shared/hosts.js';
 import type { FileRecord, JobRecord } from '../job/records.js';
 import type { Credentials } from '../job/types.js';
 import type { RunnerHost } from '../engine/job-runner.js';
@@ -49,7 +50,7 @@ export class QueueRunnerHost implements RunnerHost {
     const job = this.#reads.getJob(jobId);
     if (!job) return UNPACED;
     const next = this.#reads.getFiles(jobId).find((f) => !f.transferred);
-    return this.#limiter.pacerFor(job.priority, next !== undefined && isLoopback(next.remoteName));
+    return this.#limiter.pacerFor(job.priority, next !== undefined && isLoopbackUrl(next.remoteName));
   }
 
   fileTransferred(jobId: string, fileIndex: number): void {
@@ -71,10 +72,9 @@ export class QueueRunnerHost implements RunnerHost {
 }
 
 /** Whether a URL's server is on this machine's loopback (its traffic crosses `lo`). */
-function isLoopback(url: string): boolean {
+function isLoopbackUrl(url: string): boolean {
   try {
-    const host = new URL(url).hostname;
-    return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+    return isLoopbackHost(new URL(url).hostname);
   } catch {
     return false;
   }

@@ -14,12 +14,12 @@ import type { Clock, Timer } from '../shared/clock.js';
 import type { LinkProbe } from '../shared/net-counters.js';
 import { nextYield, YIELD_START, type YieldState } from '../policy/index.js';
 
-export const SAMPLE_MS = 100;
+const SAMPLE_MS = 100;
 /**
  * Samples judged together: a paced download's bytes arrive in bursts (a request's worth at link
  * speed, then read slowly), so one sample's excess says little; half a second's worth says a lot.
  */
-export const WINDOW_SAMPLES = 5;
+const WINDOW_SAMPLES = 5;
 
 
 export interface YieldMonitorDeps {

@@ -17,6 +17,7 @@
  * An unusable entry throws the fatal BG_E_INVALID_PROXY_INFO: BITS detects a bad proxy only when
  * the job runs (bits-api.md, SetProxySettings).
  */
+import { isLoopbackHost } from '../shared/hosts.js';
 import type { ProxySettings } from '../job/types.js';
 import { BitsError } from '../shared/errors.js';
 
@@ -53,11 +54,6 @@ export function parseProxyAddress(text: string): string {
   return `${url.protocol}//${auth}${url.host}`;
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '[::1]';
-}
-
 function bareHost(hostname: string): string {
   // URL.hostname keeps IPv6 brackets; patterns are written without them.
   return hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -75,7 +71,7 @@ function globMatch(pattern: string, host: string): boolean {
 /** Whether `target` matches one OVERRIDE bypass entry. */
 function matchesBypassEntry(entry: string, target: URL): boolean {
   const host = bareHost(target.hostname);
-  if (entry.toLowerCase() === '<local>') return (!host.includes('.') && !host.includes(':')) || isLoopback(host);
+  if (entry.toLowerCase() === '<local>') return (!host.includes('.') && !host.includes(':')) || isLoopbackHost(host);
   let pattern = entry.replace(/^[a-z]+:\/\//i, '');
   let port: string | undefined;
   const m = /^([^:]+|\[[^\]]+\]):(\d+|\*)$/.exec(pattern);
