@@ -75,13 +75,7 @@ export class BandwidthLimiter {
     this.#armEdge();
   }
 
-  /** What yielding does now (for /policy): its limit, and the other traffic it saw. */
-  get yielding(): { limit: number | null; other: number } {
-    const state = this.#monitor?.state;
-    return { limit: state?.limit ?? null, other: state?.other ?? 0 };
-  }
-
-  /** The policy applied now (for /policy and /info). */
+  /** The policy applied now. */
   get effective(): EffectivePolicy {
     return this.#effective;
   }
