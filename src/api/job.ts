@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import { BitsError, invalidArg, notImplemented } from '../shared/errors.js';
 import * as v from '../job/validate.js';
-import { type AuthScheme, type AuthTarget, type ClientCertificate, type Credentials, type FileRange, type JobProgress, type JobPropertyName, type JobState, type JobTimes, type JobType, type Priority, type ProxySettings } from '../job/types.js';
+import { type AuthScheme, type AuthTarget, type ClientCertificate, type Credentials, type FileRange, type JobProgress, type JobPropertyName, type JobState, type JobTimes, type JobType, type Priority, type ProxySettings, type TransferStatus } from '../job/types.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { defaultReplyFileName } from '../queue/file-work.js';
 import type { ApplyOptions } from '../queue/funnel.js';
@@ -354,6 +354,10 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   async getReplyData(): Promise<Buffer | null> {
     return readReplyData(this.#job());
+  }
+
+  async getTransferStatus(): Promise<TransferStatus> {
+    return this.#queue.transferStatus(this.id);
   }
 
   // ---- Job5 properties -------------------------------------------------------------------------

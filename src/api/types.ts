@@ -14,6 +14,7 @@ import type {
   JobType,
   Priority,
   ProxySettings,
+  TransferStatus,
   AuthScheme,
   AuthTarget,
 } from '../job/types.js';
@@ -124,6 +125,8 @@ export interface BackgroundCopyJob {
   getReplyProgress(): Promise<ReplyProgress>;
   getReplyData(): Promise<Buffer | null>;
   getProperty(name: JobPropertyName): Promise<PropertyValue>;
+  /** bitsd's own: the job's current rate and the limit slowing it, or what holds it (/info). */
+  getTransferStatus(): Promise<TransferStatus>;
   setProperty(name: JobPropertyName, value: PropertyValue): Promise<void>;
   watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<WatchEvent>;
   on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void;

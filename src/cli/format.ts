@@ -7,7 +7,8 @@
  * keep one job to a line and send nothing to the terminal but text. --json prints exact values.
  */
 import { ERROR_CONTEXTS, type ErrorContext, formatHresult } from '../shared/hresult.js';
-import type { JobType } from '../job/types.js';
+import type { JobType, LimitSource } from '../job/types.js';
+import { formatRate } from '../policy/rate.js';
 import type { ErrorJson, FileJson, JobDetailsJson, JobJson } from './snapshot.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -78,6 +79,44 @@ export function infoHeader(job: JobJson): string[] {
   ];
 }
 
+/** A measured rate: "0 B/s", "812 B/s", "97.6 KiB/s", "1020 KiB/s", "1.02 MiB/s". */
+export function formatSpeed(bytesPerSecond: number): string {
+  const units = [['GiB/s', 2 ** 30], ['MiB/s', 2 ** 20], ['KiB/s', 2 ** 10]] as const;
+  for (const [unit, size] of units) {
+    if (bytesPerSecond < size) continue;
+    // Three significant digits, in fixed notation (1020 KiB/s stays "1020 KiB/s").
+    const value = bytesPerSecond / size;
+    return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${unit}`;
+  }
+  return `${Math.round(bytesPerSecond)} B/s`;
+}
+
+const LIMIT_NAMES: Readonly<Record<LimitSource, string>> = {
+  foreground: 'FOREGROUND',
+  high: 'HIGH',
+  normal: 'NORMAL',
+  low: 'LOW',
+  background: 'all background jobs together',
+  yield: 'yielding to other traffic',
+};
+
+/**
+ * What /info adds to bitsadmin's lines while a job transfers or waits: its rate and the limit
+ * slowing it ("RATE: 1.00 MiB/s LIMIT: 1 MiB/s (policy: NORMAL)"), or what holds it and until when.
+ */
+export function transferLines(job: JobDetailsJson): string[] {
+  const t = job.transfer;
+  if (t.waiting) {
+    const until = t.waiting.until === null ? 'until the config changes (no schedule entry lifts it)' : `until ${formatTime(t.waiting.until)}`;
+    return [`WAITING: the bandwidth policy holds ${LIMIT_NAMES[t.waiting.by]} at 0 ${until}`];
+  }
+  if (job.state !== 'CONNECTING' && job.state !== 'TRANSFERRING') return [];
+  let limit = 'none';
+  if (t.limit?.by === 'yield') limit = `${formatSpeed(t.limit.bytesPerSecond)} (${LIMIT_NAMES.yield})`;
+  else if (t.limit) limit = `${formatRate(t.limit.bytesPerSecond)} (policy: ${LIMIT_NAMES[t.limit.by]})`;
+  return [`RATE: ${formatSpeed(t.bytesPerSecond)} LIMIT: ${limit}`];
+}
+
 function contextValue(context: string): number {
   return Object.hasOwn(ERROR_CONTEXTS, context) ? ERROR_CONTEXTS[context as ErrorContext] : ERROR_CONTEXTS.UNKNOWN;
 }
@@ -110,7 +149,7 @@ export function notifyCmdLineText(c: { program: string | null; parameters: strin
 
 /** The /info /verbose block, in bitsadmin's line order; bitsd's extra settings come last. */
 export function infoVerbose(job: JobDetailsJson): string[] {
-  const lines = infoHeader(job);
+  const lines = [...infoHeader(job), ...transferLines(job)];
   lines.push(`CREATION TIME: ${formatTime(job.times.creationTime)} MODIFICATION TIME: ${formatTime(job.times.modificationTime)}`);
   lines.push(`COMPLETION TIME: ${formatTime(job.times.transferCompletionTime)}`);
   // A command-line client cannot hold a COM-style callback, so none is ever registered from here.

@@ -4,7 +4,7 @@
  * concurrently: over IPC each is a round trip.
  */
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError } from '../api/types.js';
-import type { JobProgress, JobState, JobType, Priority, ProxyUsage } from '../job/types.js';
+import type { JobProgress, JobState, JobType, LimitSource, Priority, ProxyUsage, TransferStatus, WaitingStatus } from '../job/types.js';
 
 export interface ProgressJson {
   /** null while unknown (BG_SIZE_UNKNOWN). */
@@ -71,8 +71,24 @@ export interface JobDetailsJson extends JobJson {
   readonly securityFlags: number;
   readonly httpMethod: string;
   readonly clientCertificate: { readonly certFile: string; readonly keyFile: string | null } | null;
+  /** The job's rate and the limit on it while it transfers, or what holds it (bitsd's own). */
+  readonly transfer: TransferJson;
   /** UPLOAD_REPLY jobs only; null for the other types. */
   readonly reply: { readonly fileName: string | null; readonly progress: { readonly bytesTotal: number | null; readonly bytesTransferred: number } } | null;
+}
+
+export interface TransferJson {
+  readonly bytesPerSecond: number;
+  readonly limit: { readonly bytesPerSecond: number; readonly by: LimitSource } | null;
+  readonly waiting: { readonly reason: WaitingStatus['reason']; readonly by: LimitSource; readonly until: string | null } | null;
+}
+
+export function transferJson(t: TransferStatus): TransferJson {
+  return {
+    bytesPerSecond: Math.round(t.bytesPerSecond),
+    limit: t.limit && { bytesPerSecond: t.limit.bytesPerSecond, by: t.limit.by },
+    waiting: t.waiting && { reason: t.waiting.reason, by: t.waiting.by, until: t.waiting.until === null ? null : isoTime(t.waiting.until) },
+  };
 }
 
 /** BG_SIZE_UNKNOWN is -1 in the API (0xFFFFFFFFFFFFFFFF on Windows): both read as unknown. */
@@ -186,7 +202,7 @@ export function splitHeaders(headers: string | null): string[] | null {
 export async function readJobDetails(job: BackgroundCopyJob): Promise<JobDetailsJson> {
   const base = await readJob(job);
   const isReply = base.type === 'UPLOAD_REPLY';
-  const [notifyFlags, notifyCmdLine, minRetryDelay, noProgressTimeout, maxDownloadTime, proxy, headers, securityFlags, httpMethod, cert, replyFileName, replyProgress] =
+  const [notifyFlags, notifyCmdLine, minRetryDelay, noProgressTimeout, maxDownloadTime, proxy, headers, securityFlags, httpMethod, cert, replyFileName, replyProgress, transfer] =
     await Promise.all([
       job.getNotifyFlags(),
       job.getNotifyCmdLine(),
@@ -200,6 +216,7 @@ export async function readJobDetails(job: BackgroundCopyJob): Promise<JobDetails
       job.getClientCertificate(),
       isReply ? job.getReplyFileName() : Promise.resolve(null),
       isReply ? job.getReplyProgress() : Promise.resolve(null),
+      job.getTransferStatus(),
     ]);
   return {
     ...base,
@@ -214,6 +231,7 @@ export async function readJobDetails(job: BackgroundCopyJob): Promise<JobDetails
     securityFlags,
     httpMethod,
     clientCertificate: cert ? { certFile: cert.certFile, keyFile: cert.keyFile } : null,
+    transfer: transferJson(transfer),
     reply: replyProgress
       ? { fileName: replyFileName, progress: { bytesTotal: knownSize(replyProgress.bytesTotal), bytesTransferred: replyProgress.bytesTransferred } }
       : null,

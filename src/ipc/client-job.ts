@@ -4,7 +4,7 @@
  * daemon-side watch stream and coalesces like the in-process one when the caller reads slowly.
  */
 import type { BitsError } from '../shared/errors.js';
-import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings } from '../job/types.js';
+import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings, TransferStatus } from '../job/types.js';
 import type { BitsEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
@@ -270,6 +270,11 @@ export class RemoteJob implements BackgroundCopyJob {
   async getReplyData(): Promise<Buffer | null> {
     const data = await this.#conn.call('job.getReplyData', { job: this.id });
     return data === null ? null : Buffer.from(data, 'base64');
+  }
+
+  async getTransferStatus(): Promise<TransferStatus> {
+    const status = await this.#conn.call('job.getTransferStatus', { job: this.id });
+    return { ...status, waiting: status.waiting && { ...status.waiting, until: status.waiting.until === null ? null : new Date(status.waiting.until) } };
   }
 
   getProperty(name: JobPropertyName): Promise<PropertyValue> {

@@ -138,6 +138,10 @@ export const HANDLERS: Handlers = {
     return data === null ? null : data.toString('base64');
   },
   'job.getProperty': (p, c) => job(c, p.job).getProperty(p.name as JobPropertyName),
+  'job.getTransferStatus': async (p, c) => {
+    const status = await job(c, p.job).getTransferStatus();
+    return { ...status, waiting: status.waiting && { ...status.waiting, until: status.waiting.until?.toISOString() ?? null } };
+  },
   'job.setProperty': (p, c) => done(job(c, p.job).setProperty(p.name as JobPropertyName, p.value)),
 
   'file.getRemoteName': (p, c) => file(c, p).getRemoteName(),

@@ -4,7 +4,7 @@
  * own: `manager.createJob`, `job.setPriority`, `file.getProgress`. Job methods take `job` (the id),
  * file methods `job` and `index`. Pure data: no I/O. docs/ipc.md lists the same table.
  */
-import type { FileProgress, FileRange, JobProgress, JobState, JobType, Priority, ProxySettings } from '../job/types.js';
+import type { FileProgress, FileRange, JobProgress, JobState, JobType, Priority, ProxySettings, TransferStatus, WaitingStatus } from '../job/types.js';
 import type { BitsEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError, NotifyCmdLine, PendingCancellation, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
@@ -93,6 +93,7 @@ export const METHODS = {
   'job.getReplyProgress': job(none),
   'job.getReplyData': job(none),
   'job.getProperty': job({ name: string() }),
+  'job.getTransferStatus': job(none),
   'job.setProperty': job({ name: string(), value: scalar() }),
 
   'file.getRemoteName': file(none),
@@ -187,6 +188,8 @@ type JobResults = {
   /** Base64, or null. */
   getReplyData: string | null;
   getProperty: PropertyValue;
+  /** `waiting.until` as ISO 8601. */
+  getTransferStatus: Omit<TransferStatus, 'waiting'> & { waiting: (Omit<WaitingStatus, 'until'> & { until: string | null }) | null };
   setProperty: null;
 };
 

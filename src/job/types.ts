@@ -205,3 +205,27 @@ export interface PendingCancellation {
  * can be taken over (a symlink or another file planted there); the identity cannot.
  */
 export type FileIdentity = string;
+
+/**
+ * What slows or holds a job's transfer now (bitsd's own; BITS has no such read). Rates are bytes
+ * per second. `limit.by` names the config key whose limit applies (docs/config.md), or `yield`
+ * when yielding to other traffic on the link sets it.
+ */
+export interface TransferStatus {
+  /** Over the last 2 s while the job transfers; 0 when it does not. */
+  readonly bytesPerSecond: number;
+  /** The lowest limit on the job now, while it transfers; null when nothing limits it. */
+  readonly limit: { readonly bytesPerSecond: number; readonly by: LimitSource } | null;
+  /** Why a QUEUED job does not transfer, when something holds it; null otherwise. */
+  readonly waiting: WaitingStatus | null;
+}
+
+export type LimitSource = 'foreground' | 'high' | 'normal' | 'low' | 'background' | 'yield';
+
+export interface WaitingStatus {
+  /** BANDWIDTH_POLICY: a limit of 0 in force (`by` names it). */
+  readonly reason: 'BANDWIDTH_POLICY';
+  readonly by: LimitSource;
+  /** When the hold lifts (the schedule edge), or null: not within the schedule, only a new config lifts it. */
+  readonly until: Date | null;
+}

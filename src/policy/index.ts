@@ -16,7 +16,8 @@ export {
   type ScheduleEntry,
   validateConfig,
 } from './config.js';
-export { effectivePolicy, type EffectivePolicy, type PolicyLimits } from './policy.js';
+export { effectivePolicy, type EffectivePolicy, heldUntil, type PolicyLimits } from './policy.js';
 export { PolicyHolder, type PolicySource } from './holder.js';
 export { type ConfigFileStatus, isPolicyControl, type PolicyControl, policyReport, type PolicyReport } from './report.js';
 export { nextYield, YIELD_START, type YieldOptions, type YieldSample, type YieldState } from './yield.js';
+export { RATE_BIN_MS, RATE_WINDOW_MS, RateMeter } from './rate-meter.js';

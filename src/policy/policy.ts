@@ -38,3 +38,24 @@ export function effectivePolicy(config: BitsdConfig, now: Date): EffectivePolicy
     yield: bw.yield,
   };
 }
+
+/** A schedule repeats weekly: a hold no edge lifts within 8 days is lifted by none. */
+const HOLD_HORIZON_MS = 8 * 24 * 3600_000;
+
+/**
+ * When a hold on these limits lifts: the first schedule edge after `now` at which none of them
+ * is 0. Null when none is 0 now, and `until: null` when no edge within the schedule's horizon
+ * lifts it (only a new config will).
+ */
+export function heldUntil(config: BitsdConfig, keys: readonly LimitKey[], now: Date): { readonly by: LimitKey; readonly until: Date | null } | null {
+  let policy = effectivePolicy(config, now);
+  const by = keys.find((key) => policy.limits[key] === 0);
+  if (by === undefined) return null;
+  const horizon = now.getTime() + HOLD_HORIZON_MS;
+  while (policy.nextChangeAt !== null && policy.nextChangeAt.getTime() <= horizon) {
+    const at = policy.nextChangeAt;
+    policy = effectivePolicy(config, at);
+    if (keys.every((key) => policy.limits[key] !== 0)) return { by, until: at };
+  }
+  return { by, until: null };
+}

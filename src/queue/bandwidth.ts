@@ -13,8 +13,8 @@
  * the YieldMonitor sets from the other traffic on the link (yield-monitor.ts, policy/yield.ts).
  */
 import type { Clock, Timer } from '../shared/clock.js';
-import type { Priority } from '../job/types.js';
-import { effectivePolicy, type EffectivePolicy, type LimitKey, type PolicySource, TokenBucket } from '../policy/index.js';
+import type { LimitSource, Priority, WaitingStatus } from '../job/types.js';
+import { effectivePolicy, type EffectivePolicy, heldUntil, type LimitKey, type PolicySource, TokenBucket } from '../policy/index.js';
 import type { Pacer } from '../engine/types.js';
 import type { LinkProbe } from '../shared/net-counters.js';
 import { YieldMonitor } from './yield-monitor.js';
@@ -83,6 +83,25 @@ export class BandwidthLimiter {
   /** Whether jobs of this priority are held now (a limit of 0 on their level or on background). */
   held(priority: Priority): boolean {
     return keysFor(priority).some((key) => this.#effective.limits[key] === 0);
+  }
+
+  /** The lowest limit on a running job of this priority now, and what sets it; null: none. */
+  limitOn(priority: Priority): { bytesPerSecond: number; by: LimitSource } | null {
+    let lowest: { bytesPerSecond: number; by: LimitSource } | null = null;
+    for (const key of keysFor(priority)) {
+      const rate = this.#effective.limits[key];
+      if (rate !== null && (lowest === null || rate < lowest.bytesPerSecond)) lowest = { bytesPerSecond: rate, by: key };
+    }
+    const yielded = priority === 'FOREGROUND' ? null : this.#yieldBucket.rate;
+    if (yielded !== null && (lowest === null || yielded < lowest.bytesPerSecond)) lowest = { bytesPerSecond: yielded, by: 'yield' };
+    return lowest;
+  }
+
+  /** What holds jobs of this priority now (a limit of 0) and until when; null when nothing does. */
+  holdOf(priority: Priority): WaitingStatus | null {
+    if (!this.held(priority)) return null;
+    const hold = heldUntil(this.#policy.current(), keysFor(priority), new Date(this.#clock.now()));
+    return hold === null ? null : { reason: 'BANDWIDTH_POLICY', by: hold.by, until: hold.until };
   }
 
   /** Calls `listener` after every change of limits (a reload, a schedule edge). */

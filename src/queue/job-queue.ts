@@ -8,6 +8,8 @@
  *   remote-cancels.ts the Cancel-Session owed to upload servers
  *   sweeper.ts       hourly purge of final jobs and 90-day inactivity cancel
  *   scheduler-host.ts what the scheduler asks of the queue (due timers, dispatch, runs)
+ *   bandwidth.ts     the limits the policy sets and yielding (yield-monitor.ts), as pacers
+ *   transfer-rates.ts each running job's current rate; transfer-status.ts what /info shows of it
  * The store is private to the queue: callers read through `reads` and write through the funnel.
  */
 import { v4 as uuidv4 } from 'uuid';
@@ -18,13 +20,14 @@ import type { PolicySource } from '../policy/index.js';
 import type { LinkProbe } from '../shared/net-counters.js';
 import type { JobEvent } from '../job/machine.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
-import type { JobType, PendingCancellation, Quotas } from '../job/types.js';
+import type { JobType, PendingCancellation, Quotas, TransferStatus } from '../job/types.js';
 import { JobStore, type WriteStats } from '../store/job-store.js';
 import type { TransferEngine } from '../engine/types.js';
 import type { CancelResult, CompleteResult } from './closer.js';
 import type { ApplyOptions } from './funnel.js';
 import { newJobRecord } from './new-job.js';
 import type { QueueEmitter } from './events.js';
+import { transferStatusOf } from './transfer-status.js';
 import { type Rooms, wireRooms } from './wiring.js';
 
 export interface JobQueueOptions {
@@ -164,6 +167,11 @@ export class JobQueue {
   pendingCancellations(): PendingCancellation[] {
     this.#assertOpen();
     return this.#rooms.cancels.list();
+  }
+
+  /** The job's rate and the limit on it, or what holds it (bitsd's own read, for /info). */
+  transferStatus(id: string): TransferStatus {
+    return transferStatusOf(this.record(id), this.#rooms.rates, this.#rooms.limiter);
   }
 
   writeStats(): WriteStats {

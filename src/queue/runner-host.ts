@@ -12,6 +12,7 @@ import { type Pacer, type ProgressSink, type TransferFile, type TransferJob, UNP
 import type { BandwidthLimiter } from './bandwidth.js';
 import type { JobFunnel } from './funnel.js';
 import { FileProgressSink } from './progress-sink.js';
+import type { TransferRates } from './transfer-rates.js';
 import { toTransferFile, toTransferJob } from './transfer-view.js';
 
 export interface RunnerReads {
@@ -24,11 +25,13 @@ export class QueueRunnerHost implements RunnerHost {
   readonly #reads: RunnerReads;
   readonly #funnel: JobFunnel;
   readonly #limiter: BandwidthLimiter;
+  readonly #rates: TransferRates;
 
-  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter) {
+  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter, rates: TransferRates) {
     this.#reads = reads;
     this.#funnel = funnel;
     this.#limiter = limiter;
+    this.#rates = rates;
   }
 
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
@@ -50,7 +53,7 @@ export class QueueRunnerHost implements RunnerHost {
     const job = this.#reads.getJob(jobId);
     if (!job) return UNPACED;
     const next = this.#reads.getFiles(jobId).find((f) => !f.transferred);
-    return this.#limiter.pacerFor(job.priority, next !== undefined && isLoopbackUrl(next.remoteName));
+    return this.#rates.track(jobId, this.#limiter.pacerFor(job.priority, next !== undefined && isLoopbackUrl(next.remoteName)));
   }
 
   fileTransferred(jobId: string, fileIndex: number): void {

@@ -17,6 +17,7 @@ import { RemoteCancels } from './remote-cancels.js';
 import { QueueRunnerHost } from './runner-host.js';
 import { QueueSchedulerHost } from './scheduler-host.js';
 import { Sweeper } from './sweeper.js';
+import { TransferRates } from './transfer-rates.js';
 
 export interface Rooms {
   readonly notifier: Notifier;
@@ -28,6 +29,7 @@ export interface Rooms {
   readonly closer: JobCloser;
   readonly sweeper: Sweeper;
   readonly limiter: BandwidthLimiter;
+  readonly rates: TransferRates;
 }
 
 export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
@@ -42,7 +44,8 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     becameFinal: (job) => live.left(job.owner),
   });
   const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG), o.link);
-  const host = new QueueRunnerHost(store, funnel, limiter);
+  const rates = new TransferRates(o.clock);
+  const host = new QueueRunnerHost(store, funnel, limiter, rates);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
@@ -96,5 +99,5 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     live.recount();
     scheduler.wake();
   });
-  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper, limiter };
+  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper, limiter, rates };
 }

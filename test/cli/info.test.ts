@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatTime } from '../../src/cli/format.js';
+import { formatSpeed, formatTime } from '../../src/cli/format.js';
 import { waitFor } from '../helpers/temp.js';
 import { CliHarness, GUID, TIME } from './helpers.js';
 
@@ -248,4 +248,13 @@ it('job lines and GUIDs have bitsadmin\'s shape', async () => {
   const id = await h.create('shape');
   expect(id).toMatch(GUID);
   expect(await h.ok(['/rawreturn', '/getcreationtime', id])).toMatch(TIME);
+});
+
+it('a measured rate reads in three significant digits, fixed notation, binary units', () => {
+  expect(formatSpeed(0)).toBe('0 B/s');
+  expect(formatSpeed(812.4)).toBe('812 B/s');
+  expect(formatSpeed(99_942)).toBe('97.6 KiB/s');
+  expect(formatSpeed(1_044_480)).toBe('1020 KiB/s');
+  expect(formatSpeed(1_069_547)).toBe('1.02 MiB/s');
+  expect(formatSpeed(3 * 2 ** 30)).toBe('3.00 GiB/s');
 });

@@ -176,6 +176,55 @@ describe('/reload', () => {
   });
 });
 
+describe('/info of a job the policy holds', () => {
+  it('says what holds it and until when (the schedule edge that lifts it), in text, --json and /list /verbose', async () => {
+    const s = await setup();
+    const now = new Date();
+    const minute = now.getHours() * 60 + now.getMinutes();
+    // NORMAL is held for an hour from a minute ago; the hour after, a later entry keeps it held at
+    // another limit key (background 0), so the hold lifts only when that one ends, two hours on.
+    await writeFile(
+      s.user,
+      JSON.stringify({
+        bandwidth: {
+          schedule: [
+            { days: 'daily', from: hhmm((minute + 1439) % 1440), to: hhmm((minute + 60) % 1440), normal: 0 },
+            { days: 'daily', from: hhmm((minute + 60) % 1440), to: hhmm((minute + 120) % 1440), background: 0 },
+          ],
+        },
+      }),
+    );
+    const lifts = new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours(), now.getMinutes() + 120).toISOString();
+    const d = await s.start();
+    const created = await bitsadmin(d, '/rawreturn', '/create', 'held');
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    expect((await bitsadmin(d, '/addfile', id, 'http://127.0.0.1:9/never', join(s.dir, 'never.bin'))).code).toBe(0);
+    expect((await bitsadmin(d, '/resume', id)).code).toBe(0);
+
+    const waiting = `WAITING: the bandwidth policy holds NORMAL at 0 until ${formatTime(lifts)}`;
+    const info = await bitsadmin(d, '/info', id);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^GUID: /),
+      expect.stringMatching(/ STATE: QUEUED /),
+      expect.stringMatching(/^PRIORITY: NORMAL /),
+      waiting,
+      '',
+    ]);
+    expect((await bitsadmin(d, '/list', '/verbose')).stdout.split('\n')).toContain(waiting);
+    const doc = JSON.parse((await bitsadmin(d, '--json', '/info', id)).stdout) as Record<string, unknown>;
+    expect(doc.transfer).toEqual({ bytesPerSecond: 0, limit: null, waiting: { reason: 'BANDWIDTH_POLICY', by: 'normal', until: lifts } });
+
+    // Held by a top-level 0, no schedule entry lifts it: only a new config will.
+    await writeFile(s.user, JSON.stringify({ bandwidth: { background: 0 } }));
+    expect((await bitsadmin(d, '/reload')).code).toBe(0);
+    expect((await bitsadmin(d, '/info', id)).stdout).toContain('\nWAITING: the bandwidth policy holds all background jobs together at 0 until the config changes (no schedule entry lifts it)\n');
+    expect((await bitsadmin(d, '/cancel', id)).code).toBe(0);
+    expect((await d.stop()).code).toBe(0);
+  });
+});
+
 describe('without a daemon', () => {
   it('/policy and /reload say E_NOTIMPL when bitsadmin runs on an in-process manager', async () => {
     const h = await CliHarness.open();

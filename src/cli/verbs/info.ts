@@ -4,7 +4,7 @@
 import type { BackgroundCopyJob, BackgroundCopyManagerApi } from '../../api/types.js';
 import { arg, parseUnsigned, usageOf } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
-import { errorLines, infoHeader, infoVerbose, listLine } from '../format.js';
+import { errorLines, infoHeader, infoVerbose, listLine, transferLines } from '../format.js';
 import { errorJson, isCode, readJob, readJobDetails } from '../snapshot.js';
 import { sleep } from '../sleep.js';
 import type { Outcome, VerbSpec } from '../types.js';
@@ -60,7 +60,7 @@ const info: VerbSpec = {
     const job = await ctx.job(arg(args, 0));
     // JSON always carries the full object: a script should not need two calls.
     const details = await readJobDetails(job);
-    const text = args.has('verbose') ? infoVerbose(details) : infoHeader(details);
+    const text = args.has('verbose') ? infoVerbose(details) : [...infoHeader(details), ...transferLines(details)];
     return { text: text.join('\n'), json: details };
   },
 };

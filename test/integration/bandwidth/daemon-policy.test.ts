@@ -43,17 +43,24 @@ async function setup(bandwidth: unknown) {
     const r = await runBitsadmin(['--socket', socket, '/reload'], { env });
     expect(r.code, r.stderr).toBe(0);
   };
-  return { daemon, client, job, reload };
+  return { daemon, client, job, reload, socket, env };
 }
 
 describe('the config file on running transfers', () => {
   it('a 1 MiB/s cap from the file holds; /reload to 4 MiB/s shows within 1 s', async () => {
-    const { client, job, reload } = await setup({ background: '1 MiB/s' });
+    const { client, job, reload, socket, env } = await setup({ background: '1 MiB/s' });
     await job.resume();
     await sleep(500);
     const capped = await rateOver(job, 3000);
     expect(capped / MIB).toBeGreaterThan(0.85);
     expect(capped / MIB).toBeLessThan(1.15);
+    // /info shows the rate and the limit slowing it.
+    const info = await runBitsadmin(['--socket', socket, '/info', job.id], { env });
+    expect(info.stdout).toMatch(/\nRATE: (9\d\d KiB\/s|10[0-2]\d KiB\/s|1\.\d\d MiB\/s) LIMIT: 1 MiB\/s \(policy: all background jobs together\)\n/);
+    const status = await job.getTransferStatus();
+    expect(status.bytesPerSecond / MIB).toBeGreaterThan(0.8);
+    expect(status.bytesPerSecond / MIB).toBeLessThan(1.2);
+    expect(status.limit).toEqual({ bytesPerSecond: MIB, by: 'background' });
     await reload({ background: '4 MiB/s' });
     await sleep(1000);
     const raised = await rateOver(job, 2000);
@@ -80,7 +87,7 @@ describe('the config file on running transfers', () => {
   });
 
   it('a reload to 0 sends a running job back to QUEUED without an error', async () => {
-    const { client, job, reload } = await setup({ background: '1 MiB/s' });
+    const { client, job, reload, socket, env } = await setup({ background: '1 MiB/s' });
     await job.resume();
     while ((await job.getProgress()).bytesTransferred === 0) await sleep(20);
     await reload({ background: 0 });
@@ -90,6 +97,8 @@ describe('the config file on running transfers', () => {
     await sleep(1000);
     expect((await job.getProgress()).bytesTransferred).toBe(held);
     expect(await job.getErrorCount()).toBe(0);
+    const info = await runBitsadmin(['--socket', socket, '/info', job.id], { env });
+    expect(info.stdout).toContain('\nWAITING: the bandwidth policy holds all background jobs together at 0 until the config changes (no schedule entry lifts it)\n');
     await job.cancel();
     await client.close();
   });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeConfig, validateConfig } from '../../../src/policy/config.js';
 import { PolicyHolder } from '../../../src/policy/holder.js';
-import { effectivePolicy } from '../../../src/policy/policy.js';
+import { effectivePolicy, heldUntil } from '../../../src/policy/policy.js';
 import { isPolicyControl, policyReport } from '../../../src/policy/report.js';
 
 const savedTz = process.env.TZ;
@@ -132,5 +132,41 @@ describe('PolicyHolder', () => {
     expect(() => holder.replace(config)).toThrow('listener a failed');
     expect(calls).toEqual(['a', 'b']);
     expect(holder.current()).toBe(config);
+  });
+});
+
+describe('heldUntil', () => {
+  const at = (iso: string): Date => new Date(iso);
+  const cfg = (bandwidth: unknown) => mergeConfig(validateConfig({ bandwidth }, 'c.json'));
+
+  it('a schedule entry that holds: until it ends; nothing when no key is 0', () => {
+    expect(heldUntil(config, ['normal', 'background'], at('2025-01-06T09:00:00Z'))).toEqual({ by: 'normal', until: at('2025-01-06T17:00:00Z') });
+    expect(heldUntil(config, ['normal', 'background'], at('2025-01-06T07:59:59Z'))).toBeNull();
+    expect(heldUntil(config, ['foreground'], at('2025-01-06T09:00:00Z'))).toBeNull();
+    // Saturday: the weekday entry is not in force.
+    expect(heldUntil(config, ['normal', 'background'], at('2025-01-11T09:00:00Z'))).toBeNull();
+  });
+
+  it('entries that hold one after the other: until the last one ends, past midnight', () => {
+    const back2back = cfg({
+      schedule: [
+        { days: 'mon-fri', from: '08:00', to: '17:00', low: 0 },
+        { days: 'daily', from: '17:00', to: '01:00', background: 0 },
+      ],
+    });
+    expect(heldUntil(back2back, ['low', 'background'], at('2025-01-06T09:00:00Z'))).toEqual({ by: 'low', until: at('2025-01-07T01:00:00Z') });
+    // HIGH is held only by the second.
+    expect(heldUntil(back2back, ['high', 'background'], at('2025-01-06T09:00:00Z'))).toBeNull();
+    expect(heldUntil(back2back, ['high', 'background'], at('2025-01-06T23:00:00Z'))).toEqual({ by: 'background', until: at('2025-01-07T01:00:00Z') });
+  });
+
+  it('a top-level 0: until an entry lifts it, or null when none does', () => {
+    const nights = cfg({ normal: 0, schedule: [{ days: 'daily', from: '22:00', to: '06:00', normal: 'unlimited' }] });
+    expect(heldUntil(nights, ['normal', 'background'], at('2025-01-06T10:00:00Z'))).toEqual({ by: 'normal', until: at('2025-01-06T22:00:00Z') });
+    expect(heldUntil(nights, ['normal', 'background'], at('2025-01-06T23:00:00Z'))).toBeNull();
+    expect(heldUntil(cfg({ background: 0 }), ['high', 'background'], at('2025-01-06T10:00:00Z'))).toEqual({ by: 'background', until: null });
+    // An entry that also holds does not lift it: the week goes by without a lift.
+    const always = cfg({ normal: 0, schedule: [{ days: 'sat,sun', from: '00:00', to: '12:00', normal: 0, low: '1 MB/s' }] });
+    expect(heldUntil(always, ['normal', 'background'], at('2025-01-06T10:00:00Z'))).toEqual({ by: 'normal', until: null });
   });
 });

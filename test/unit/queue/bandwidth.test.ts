@@ -7,6 +7,8 @@ import { FakeClock } from '../../../src/shared/clock.js';
 import { mergeConfig, PolicyHolder, validateConfig } from '../../../src/policy/index.js';
 import { BandwidthLimiter, WAIT_SLICE_MS } from '../../../src/queue/bandwidth.js';
 import type { Pacer } from '../../../src/engine/types.js';
+import type { LinkProbe } from '../../../src/shared/net-counters.js';
+import { TransferRates } from '../../../src/queue/transfer-rates.js';
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -153,5 +155,56 @@ describe('BandwidthLimiter', () => {
     await expect(wait).rejects.toThrow('cancelled');
     limiter.stop();
     expect(clock.pending).toBe(0);
+  });
+
+  it('what /info reads: the lowest limit on a job and its key, the limit yielding sets, a hold', async () => {
+    const clock = new FakeClock();
+    // A scripted link: another application's 8 MiB/s plus whatever the job moves.
+    let other = 0;
+    let moved = (): number => 0;
+    const link: LinkProbe = { interfaces: async () => [{ name: 'eth0', rx: other + moved(), tx: 0 }], ownQueues: async () => ({ rx: 0, tx: 0 }) };
+    const holder = new PolicyHolder(config({ bandwidth: { background: '4 MiB/s', low: '512 KiB/s' } }));
+    const limiter = new BandwidthLimiter(clock, holder, link);
+    expect(limiter.limitOn('LOW')).toEqual({ bytesPerSecond: 512 * KIB, by: 'low' });
+    expect(limiter.limitOn('HIGH')).toEqual({ bytesPerSecond: 4 * MIB, by: 'background' });
+    expect(limiter.limitOn('FOREGROUND')).toBeNull();
+    expect(limiter.holdOf('HIGH')).toBeNull();
+
+    const ac = new AbortController();
+    const t = transfer(limiter.pacerFor('HIGH'), 1000 * MIB, ac.signal);
+    moved = t.moved;
+    for (let ms = 0; ms < 1500; ms += 10) {
+      other += (8 * MIB) / 100;
+      await clock.advance(10);
+    }
+    const yielded = limiter.limitOn('HIGH');
+    expect(yielded?.by).toBe('yield');
+    expect(yielded?.bytesPerSecond).toBeLessThan(512 * KIB);
+    // FOREGROUND does not yield.
+    expect(limiter.limitOn('FOREGROUND')).toBeNull();
+    ac.abort();
+    await t.done;
+
+    holder.replace(config({ bandwidth: { normal: 0 } }));
+    expect(limiter.holdOf('NORMAL')).toEqual({ reason: 'BANDWIDTH_POLICY', by: 'normal', until: null });
+    expect(limiter.holdOf('LOW')).toBeNull();
+    limiter.stop();
+  });
+
+  it("TransferRates: a job's current rate is what its pacer passed over the last 2 s", async () => {
+    const clock = new FakeClock();
+    const limiter = new BandwidthLimiter(clock, new PolicyHolder(config({ bandwidth: { normal: '1 MiB/s' } })));
+    const rates = new TransferRates(clock);
+    const ac = new AbortController();
+    const t = transfer(rates.track('{A}', limiter.pacerFor('NORMAL')), 100 * MIB, ac.signal);
+    await run(clock, 4000);
+    expect(rates.rate('{A}') / MIB).toBeGreaterThan(0.9);
+    expect(rates.rate('{A}') / MIB).toBeLessThan(1.1);
+    expect(rates.rate('{B}')).toBe(0);
+    ac.abort();
+    await t.done;
+    await run(clock, 2500);
+    expect(rates.rate('{A}')).toBe(0);
+    limiter.stop();
   });
 });
