@@ -53,6 +53,8 @@ export class BandwidthLimiter {
   /** Bytes bounded download requests asked for since the monitor last asked. */
   #requestedBytes = 0;
   #background = { at: Number.NEGATIVE_INFINITY, loopback: false, other: false };
+  /** Background acquires waiting now (their transfers run, though they read nothing meanwhile). */
+  #backgroundWaiting = 0;
 
   /** `link`: what the link carries (/proc in the daemon); without it nothing yields. */
   constructor(clock: Clock, policy: PolicySource, link?: LinkProbe) {
@@ -119,7 +121,16 @@ export class BandwidthLimiter {
       acquire: (bytes, signal) => {
         this.#ownBytes += bytes;
         if (background) this.#backgroundRead(loopback);
-        return buckets.every((b) => b.rate === null) ? undefined : this.#acquire(buckets, bytes, signal);
+        if (buckets.every((b) => b.rate === null)) return undefined;
+        const wait = this.#acquire(buckets, bytes, signal);
+        if (!background) return wait;
+        // A transfer waiting on its limit is still running: the link stays watched meanwhile, or
+        // a wait longer than ACTIVE_MS (a large read at the floor) would lift the limit it waits on.
+        this.#backgroundWaiting++;
+        return wait.finally(() => {
+          this.#backgroundWaiting--;
+          this.#background.at = this.#clock.now();
+        });
       },
       limit: () => lowest(buckets),
       requestSize: () => this.#requestSize(buckets, background),
@@ -189,7 +200,8 @@ export class BandwidthLimiter {
   }
 
   #watching(): { loopback: boolean; other: boolean } | null {
-    if (!this.#effective.yield || this.#clock.now() - this.#background.at > ACTIVE_MS) return null;
+    if (!this.#effective.yield) return null;
+    if (this.#backgroundWaiting === 0 && this.#clock.now() - this.#background.at > ACTIVE_MS) return null;
     return { loopback: this.#background.loopback, other: this.#background.other };
   }
 

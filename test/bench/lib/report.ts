@@ -37,7 +37,7 @@ function disk(path: string): string {
 }
 
 function value(v: Summary | number, unit: string): string {
-  const digits = unit === 'ms' || unit === 'µs' || unit === 'MB' ? 1 : 0;
+  const digits = unit.startsWith('x ') ? 2 : unit === 'ms' || unit === 'µs' || unit === 'MB' ? 1 : 0;
   if (typeof v === 'number') return `${fmt(v, digits)} ${unit}`;
   return `${fmt(v.median, digits)} ${unit} (${fmt(v.min, digits)}–${fmt(v.max, digits)}, n=${v.runs.length})`;
 }

@@ -185,6 +185,18 @@ describe('BandwidthLimiter', () => {
     ac.abort();
     await t.done;
 
+    // A large read at the floor waits for seconds: the link stays watched meanwhile, so the
+    // limit it waits on is not lifted under it (it was, once: the job then read at full speed).
+    const big = new AbortController();
+    const pacer = limiter.pacerFor('HIGH');
+    void pacer.acquire(4 * MIB, big.signal)?.catch(() => undefined);
+    for (let ms = 0; ms < 3000; ms += 10) {
+      other += (8 * MIB) / 100;
+      await clock.advance(10);
+    }
+    expect(limiter.limitOn('HIGH')?.by).toBe('yield');
+    big.abort();
+
     holder.replace(config({ bandwidth: { normal: 0 } }));
     expect(limiter.holdOf('NORMAL')).toEqual({ reason: 'BANDWIDTH_POLICY', by: 'normal', until: null });
     expect(limiter.holdOf('LOW')).toBeNull();
