@@ -35,7 +35,9 @@ async function imports(file: string): Promise<string[]> {
  * On the rung of {transport, protocol, job}, job (the pure vocabulary: states, settings,
  * records) is the lowest: transport and protocol speak it, it imports neither. The bandwidth
  * policy core (policy) sits beside transport and protocol: pure, it may use job and shared, and
- * the engines, queue, daemon, IPC and CLI use it.
+ * the engines, queue, daemon, IPC and CLI use it. The network and power watchers (network: the
+ * kernel's routes, NetworkManager and UPower) sit beside the engines; the daemon starts them and
+ * hands the queue what they see as a policy/network.ts NetworkSource.
  */
 const RUNG: Readonly<Record<string, number>> = {
   'index.ts': 8, bin: 8, demo: 8,
@@ -43,7 +45,7 @@ const RUNG: Readonly<Record<string, number>> = {
   ipc: 6,
   api: 5,
   queue: 4,
-  engine: 3, store: 3, scheduler: 3, server: 3,
+  engine: 3, store: 3, scheduler: 3, server: 3, network: 3,
   transport: 2, protocol: 2, policy: 2,
   job: 1,
   shared: 0,
