@@ -824,6 +824,7 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
       securityFlags: 0,
       httpMethod: 'GET',
       clientCertificate: null,
+      transfer: { bytesPerSecond: 0, limit: null, waiting: null },
       reply: null,
     };
     expect(details).toEqual(oneDetails);
