@@ -76,7 +76,8 @@ export function propertyPatch(job: JobRecord, files: FilesSummary, name: unknown
   if (!isPropertyName(name)) throw unknownProperty(name);
   switch (name) {
     case 'COST_FLAGS':
-      return { costFlags: dword(value, name) };
+      // Set by the application: the config's default for the priority no longer applies.
+      return { costFlags: dword(value, name), costFlagsSet: true };
     case 'NOTIFICATION_CLSID': {
       if (value === null) return { notificationClsid: null };
       if (typeof value !== 'string' || !CLSID.test(value)) {

@@ -363,7 +363,10 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   // ---- Job5 properties -------------------------------------------------------------------------
 
   async getProperty(name: JobPropertyName): Promise<PropertyValue> {
-    return readProperty(this.#job(), name);
+    const job = this.#job();
+    // The transfer policy in force: the job's own, or the config's default for its priority.
+    if (name === 'COST_FLAGS') return this.#queue.costFlagsOf(job);
+    return readProperty(job, name);
   }
 
   async setProperty(name: JobPropertyName, value: PropertyValue): Promise<void> {
@@ -390,6 +393,6 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
   }
 
   #snapshot(kind: WatchEvent['kind']): WatchEvent {
-    return { kind, state: this.#job().state, progress: this.#progress() };
+    return { kind, state: this.#job().state, progress: this.#progress(), waiting: this.#queue.transferStatus(this.id).waiting };
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { type Clock, systemClock } from '../shared/clock.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
-import type { PolicySource } from '../policy/index.js';
+import type { NetworkSource, PolicySource } from '../policy/index.js';
 import type { LinkProbe } from '../shared/net-counters.js';
 import { BitsError } from '../shared/errors.js';
 import { describeHresult } from '../shared/hresult.js';
@@ -54,6 +54,11 @@ export interface ManagerOptions {
    * Default: none, and background transfers do not yield.
    */
   readonly link?: LinkProbe;
+  /**
+   * The network and power as watchers see them (the daemon passes its NetworkManager, UPower and
+   * kernel-route watchers; docs/network.md). Default: none, and no job waits for the network.
+   */
+  readonly network?: NetworkSource;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -99,6 +104,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       ...(options.crashSeam ? { crashSeam: options.crashSeam } : {}),
       ...(options.policy ? { policy: options.policy } : {}),
       ...(options.link ? { link: options.link } : {}),
+      ...(options.network ? { network: options.network } : {}),
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

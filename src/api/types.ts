@@ -15,6 +15,7 @@ import type {
   Priority,
   ProxySettings,
   TransferStatus,
+  WaitingStatus,
   AuthScheme,
   AuthTarget,
 } from '../job/types.js';
@@ -48,6 +49,8 @@ export interface WatchEvent {
   readonly kind: 'state' | 'progress' | 'property';
   readonly state: JobState;
   readonly progress: JobProgress;
+  /** Why the job is not moving (bitsd's own), or null while it transfers or once it is final. */
+  readonly waiting: WaitingStatus | null;
 }
 
 export interface FileInfo {

@@ -9,7 +9,7 @@
 import { ERROR_CONTEXTS, type ErrorContext, formatHresult } from '../shared/hresult.js';
 import type { JobType, LimitSource } from '../job/types.js';
 import { formatRate } from '../policy/rate.js';
-import type { ErrorJson, FileJson, JobDetailsJson, JobJson } from './snapshot.js';
+import type { ErrorJson, FileJson, JobDetailsJson, JobJson, WaitingJson } from './snapshot.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
@@ -100,16 +100,52 @@ const LIMIT_NAMES: Readonly<Record<LimitSource, string>> = {
   yield: 'yielding to other traffic',
 };
 
+/** "since 12/7/2026 11:03:10 PM", or nothing when not known. */
+function since(w: WaitingJson): string {
+  return w.since === null ? '' : ` since ${formatTime(w.since)}`;
+}
+
+function detail(w: WaitingJson): string {
+  return w.error === null ? '' : ` (${printable(w.error.code)}: ${printable(w.error.message)})`;
+}
+
+/** One line saying why a job is not moving and until when: the WAITING line of /info and /transfer. */
+export function waitingText(w: WaitingJson, type: JobType): string {
+  switch (w.reason) {
+    case 'SUSPENDED':
+      return 'suspended; /resume to go on';
+    case 'RETRY_DELAY':
+      return `retry at ${formatTime(w.until)} after error ${w.attempts ?? 0}${detail(w)}`;
+    case 'OFFLINE':
+      return `offline${since(w)}; goes on by itself when the network is back`;
+    case 'COST_POLICY':
+      return `the network is too expensive for the transfer policy${since(w)}${detail(w)}`;
+    case 'BATTERY':
+      return `on battery${since(w)} (power.pauseOnBattery); goes on by itself on mains power`;
+    case 'BANDWIDTH_POLICY': {
+      const until = w.until === null ? 'until the config changes (no schedule entry lifts it)' : `until ${formatTime(w.until)}`;
+      return `the bandwidth policy holds ${LIMIT_NAMES[w.by ?? 'background']} at 0 ${until}`;
+    }
+    case 'BACKGROUND_SLOT':
+      return `for a background transfer slot (${w.ahead ?? 0} ahead)`;
+    case 'FOREGROUND_SLOT':
+      return `for a foreground transfer slot (${w.ahead ?? 0} ahead)`;
+    case 'ERROR':
+      return `stopped on an error${detail(w)}; /resume to try again`;
+    case 'AWAITING_COMPLETE':
+      return `transferred; /complete to ${type === 'UPLOAD' ? 'acknowledge it' : 'deliver the files'}`;
+    case 'CANCEL_SESSION_OWED':
+      return `cancelled; telling the server (Cancel-Session attempt ${w.attempts ?? 0}, next at ${formatTime(w.until)})${detail(w)}`;
+  }
+}
+
 /**
- * What /info adds to bitsadmin's lines while a job transfers or waits: its rate and the limit
- * slowing it ("RATE: 1.00 MiB/s LIMIT: 1 MiB/s (policy: NORMAL)"), or what holds it and until when.
+ * What /info adds to bitsadmin's lines: a running job's rate and the limit slowing it
+ * ("RATE: 1.00 MiB/s LIMIT: 1 MiB/s (policy: NORMAL)"), or why the job is not moving (WAITING).
  */
 export function transferLines(job: JobDetailsJson): string[] {
   const t = job.transfer;
-  if (t.waiting) {
-    const until = t.waiting.until === null ? 'until the config changes (no schedule entry lifts it)' : `until ${formatTime(t.waiting.until)}`;
-    return [`WAITING: the bandwidth policy holds ${LIMIT_NAMES[t.waiting.by]} at 0 ${until}`];
-  }
+  if (t.waiting) return [`WAITING: ${waitingText(t.waiting, job.type)}`];
   if (job.state !== 'CONNECTING' && job.state !== 'TRANSFERRING') return [];
   let limit = 'none';
   if (t.limit?.by === 'yield') limit = `${formatSpeed(t.limit.bytesPerSecond)} (${LIMIT_NAMES.yield})`;
@@ -149,7 +185,7 @@ export function notifyCmdLineText(c: { program: string | null; parameters: strin
 
 /** The /info /verbose block, in bitsadmin's line order; bitsd's extra settings come last. */
 export function infoVerbose(job: JobDetailsJson): string[] {
-  const lines = [...infoHeader(job), ...transferLines(job)];
+  const lines = infoHeader(job);
   lines.push(`CREATION TIME: ${formatTime(job.times.creationTime)} MODIFICATION TIME: ${formatTime(job.times.modificationTime)}`);
   lines.push(`COMPLETION TIME: ${formatTime(job.times.transferCompletionTime)}`);
   // A command-line client cannot hold a COM-style callback, so none is ever registered from here.
@@ -167,6 +203,8 @@ export function infoVerbose(job: JobDetailsJson): string[] {
   if (job.reply) {
     lines.push(`REPLY FILE: ${nullText(job.reply.fileName)} REPLY PROGRESS: ${job.reply.progress.bytesTransferred} / ${formatSize(job.reply.progress.bytesTotal)}`);
   }
+  // bitsd's own: the rate and the limit on it, or why the job waits.
+  lines.push(...transferLines(job));
   return lines;
 }
 

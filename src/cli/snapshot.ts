@@ -4,7 +4,7 @@
  * concurrently: over IPC each is a round trip.
  */
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError } from '../api/types.js';
-import type { JobProgress, JobState, JobType, LimitSource, Priority, ProxyUsage, TransferStatus, WaitingStatus } from '../job/types.js';
+import type { JobProgress, JobState, JobType, LimitSource, Priority, ProxyUsage, TransferStatus, WaitingStatus, WaitReason } from '../job/types.js';
 
 export interface ProgressJson {
   /** null while unknown (BG_SIZE_UNKNOWN). */
@@ -77,17 +77,41 @@ export interface JobDetailsJson extends JobJson {
   readonly reply: { readonly fileName: string | null; readonly progress: { readonly bytesTotal: number | null; readonly bytesTransferred: number } } | null;
 }
 
+/** Why the job is not moving (job/types.ts WaitingStatus): every key present, null when not known. */
+export interface WaitingJson {
+  readonly reason: WaitReason;
+  /** ISO 8601, UTC. */
+  readonly since: string | null;
+  readonly until: string | null;
+  readonly by: LimitSource | null;
+  readonly ahead: number | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly attempts: number | null;
+}
+
 export interface TransferJson {
   readonly bytesPerSecond: number;
   readonly limit: { readonly bytesPerSecond: number; readonly by: LimitSource } | null;
-  readonly waiting: { readonly reason: WaitingStatus['reason']; readonly by: LimitSource; readonly until: string | null } | null;
+  readonly waiting: WaitingJson | null;
+}
+
+export function waitingJson(w: WaitingStatus): WaitingJson {
+  return {
+    reason: w.reason,
+    since: w.since === null ? null : isoTime(w.since),
+    until: w.until === null ? null : isoTime(w.until),
+    by: w.by ?? null,
+    ahead: w.ahead ?? null,
+    error: w.error ? { code: w.error.code, message: w.error.message } : null,
+    attempts: w.attempts ?? null,
+  };
 }
 
 export function transferJson(t: TransferStatus): TransferJson {
   return {
     bytesPerSecond: Math.round(t.bytesPerSecond),
     limit: t.limit && { bytesPerSecond: t.limit.bytesPerSecond, by: t.limit.by },
-    waiting: t.waiting && { reason: t.waiting.reason, by: t.waiting.by, until: t.waiting.until === null ? null : isoTime(t.waiting.until) },
+    waiting: t.waiting && waitingJson(t.waiting),
   };
 }
 

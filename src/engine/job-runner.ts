@@ -20,7 +20,8 @@ export interface RunnerHost {
   pacer(jobId: string): Pacer;
   fileTransferred(jobId: string, fileIndex: number): void;
   allTransferred(jobId: string): void;
-  failed(jobId: string, error: BitsError, fileIndex: number | null): void;
+  /** The run failed; the host records it (and may first look at the network: hence a promise). */
+  failed(jobId: string, error: BitsError, fileIndex: number | null): void | Promise<void>;
 }
 
 export function pickEngine(engines: readonly TransferEngine[], job: TransferJob, remote: string): TransferEngine | undefined {
@@ -66,7 +67,7 @@ export async function runJob(
             context: 'GENERAL_QUEUE_MANAGER',
             cause: err,
           });
-    host.failed(jobId, error, current);
+    await host.failed(jobId, error, current);
   }
 }
 

@@ -274,7 +274,9 @@ export class RemoteJob implements BackgroundCopyJob {
 
   async getTransferStatus(): Promise<TransferStatus> {
     const status = await this.#conn.call('job.getTransferStatus', { job: this.id });
-    return { ...status, waiting: status.waiting && { ...status.waiting, until: status.waiting.until === null ? null : new Date(status.waiting.until) } };
+    const w = status.waiting;
+    const date = (iso: string | null): Date | null => (iso === null ? null : new Date(iso));
+    return { ...status, waiting: w && { ...w, since: date(w.since), until: date(w.until) } };
   }
 
   getProperty(name: JobPropertyName): Promise<PropertyValue> {
@@ -305,7 +307,11 @@ export class RemoteJob implements BackgroundCopyJob {
       { job: this.id },
       {
         event: (_name, data) => {
-          const ev = data as WatchEvent;
+          const wire = data as WatchEvent;
+          // Dates travel as ISO text.
+          const w = wire.waiting;
+          const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+          const ev: WatchEvent = { ...wire, waiting: w ? { ...w, since: date(w.since), until: date(w.until) } : null };
           const last = queue[queue.length - 1];
           if (last && last.kind !== 'state') queue[queue.length - 1] = { ...ev, kind: RANK[ev.kind] >= RANK[last.kind] ? ev.kind : last.kind };
           else queue.push(ev);

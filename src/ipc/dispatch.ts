@@ -140,7 +140,8 @@ export const HANDLERS: Handlers = {
   'job.getProperty': (p, c) => job(c, p.job).getProperty(p.name as JobPropertyName),
   'job.getTransferStatus': async (p, c) => {
     const status = await job(c, p.job).getTransferStatus();
-    return { ...status, waiting: status.waiting && { ...status.waiting, until: status.waiting.until?.toISOString() ?? null } };
+    const w = status.waiting;
+    return { ...status, waiting: w && { ...w, since: w.since?.toISOString() ?? null, until: w.until?.toISOString() ?? null } };
   },
   'job.setProperty': (p, c) => done(job(c, p.job).setProperty(p.name as JobPropertyName, p.value)),
 

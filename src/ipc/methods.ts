@@ -188,8 +188,8 @@ type JobResults = {
   /** Base64, or null. */
   getReplyData: string | null;
   getProperty: PropertyValue;
-  /** `waiting.until` as ISO 8601. */
-  getTransferStatus: Omit<TransferStatus, 'waiting'> & { waiting: (Omit<WaitingStatus, 'until'> & { until: string | null }) | null };
+  /** `waiting.since` and `waiting.until` as ISO 8601. */
+  getTransferStatus: Omit<TransferStatus, 'waiting'> & { waiting: (Omit<WaitingStatus, 'since' | 'until'> & { since: string | null; until: string | null }) | null };
   setProperty: null;
 };
 

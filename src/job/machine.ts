@@ -39,6 +39,10 @@ export interface MachineJob {
    * interleave, and nothing restarts a job whose files are being moved.
    */
   readonly fileIntent: FileIntent | null;
+  /** Since when a blocker (offline, cost, battery) holds the job in TRANSIENT_ERROR; null: none. */
+  readonly blockedSince: number | null;
+  /** The HRESULT of the job's error, when it has one. */
+  readonly errorHresult: number | null;
 }
 
 export interface FailureInfo {
@@ -73,7 +77,15 @@ export type JobEvent =
   | { readonly type: 'NO_PROGRESS_TIMEOUT' }
   | { readonly type: 'MAX_DOWNLOAD_TIME' }
   | { readonly type: 'INACTIVITY_EXPIRED' }
-  | { readonly type: 'RECOVER' };
+  | { readonly type: 'RECOVER' }
+  /**
+   * The network is gone, too expensive for the job's cost flags, or the machine is on battery:
+   * the job waits in TRANSIENT_ERROR with the blocker's error, counting no error and arming no
+   * retry, until UNBLOCK (docs/network.md).
+   */
+  | { readonly type: 'BLOCK'; readonly error: FailureInfo }
+  /** The blocker is gone: back to QUEUED; the blocked time does not count as no progress. */
+  | { readonly type: 'UNBLOCK' };
 
 export type Effect =
   /** Stop the job's running transfer (its AbortSignal). */
@@ -96,6 +108,10 @@ export type Effect =
   /** Restart the MaxDownloadTime counter (Resume). */
   | { readonly type: 'reset-active-time' }
   | { readonly type: 'set-transfer-completion-time' }
+  /** Record that a blocker holds the job (from now, unless it was already blocked). */
+  | { readonly type: 'block' }
+  /** The block ends: move the no-progress window past the blocked time. */
+  | { readonly type: 'unblock' }
   | { readonly type: 'notify'; readonly kind: 'transferred' | 'error' | 'modification' };
 
 export type TransitionResult =
@@ -246,6 +262,26 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
     case 'NO_PROGRESS_TIMEOUT':
       if (state !== 'TRANSIENT_ERROR') return refuse(job, event);
       return ok('ERROR', { type: 'disarm-retry' }, { type: 'notify', kind: 'error' });
+
+    case 'BLOCK': {
+      const blockable = active || state === 'QUEUED' || state === 'TRANSIENT_ERROR';
+      if (!blockable) return refuse(job, event);
+      // Already held by the same blocker: nothing changes.
+      if (job.blockedSince !== null && job.errorHresult === event.error.hresult) return ok(state);
+      return ok(
+        'TRANSIENT_ERROR',
+        { type: 'abort-transfer' },
+        { type: 'disarm-retry' },
+        { type: 'set-error', error: event.error, count: false },
+        { type: 'block' },
+        { type: 'wake-scheduler' },
+        MODIFIED,
+      );
+    }
+
+    case 'UNBLOCK':
+      if (state !== 'TRANSIENT_ERROR' || job.blockedSince === null) return refuse(job, event);
+      return ok('QUEUED', { type: 'clear-error' }, { type: 'unblock' }, { type: 'wake-scheduler' }, MODIFIED);
 
     case 'MAX_DOWNLOAD_TIME':
       if (!active) return refuse(job, event);

@@ -74,6 +74,13 @@ export interface JobRecord {
    * state change, cleared when the work is done; start-up finishes what a crash interrupted.
    */
   readonly fileIntent: FileIntent | null;
+  /**
+   * Since when the network, its cost or the battery keeps the job from transferring (it waits in
+   * TRANSIENT_ERROR with the blocker's error and no retry timer); null when nothing blocks it.
+   */
+  readonly blockedSince: number | null;
+  /** Whether the application set COST_FLAGS (else the config's default for its priority applies). */
+  readonly costFlagsSet: boolean;
 }
 
 export type JobPatch = Partial<Omit<JobRecord, 'id' | 'type' | 'owner' | 'createdAt'>>;

@@ -216,16 +216,47 @@ export interface TransferStatus {
   readonly bytesPerSecond: number;
   /** The lowest limit on the job now, while it transfers; null when nothing limits it. */
   readonly limit: { readonly bytesPerSecond: number; readonly by: LimitSource } | null;
-  /** Why a QUEUED job does not transfer, when something holds it; null otherwise. */
+  /** Why the job is not moving, and until when; null while it transfers or once it is final. */
   readonly waiting: WaitingStatus | null;
 }
 
 export type LimitSource = 'foreground' | 'high' | 'normal' | 'low' | 'background' | 'yield';
 
+/**
+ * Why a job is not moving, one reason per job (docs/network.md#why-a-job-waits):
+ * SUSPENDED (until Resume), RETRY_DELAY (after an error, until the retry), OFFLINE, COST_POLICY
+ * and BATTERY (blocked until the network, its cost or the power changes), BANDWIDTH_POLICY (a
+ * limit of 0 until a schedule edge), BACKGROUND_SLOT / FOREGROUND_SLOT (queued behind others),
+ * ERROR (until Resume), AWAITING_COMPLETE (transferred, until Complete), CANCEL_SESSION_OWED (a
+ * cancelled upload still telling its server).
+ */
+export const WAIT_REASONS = [
+  'SUSPENDED',
+  'RETRY_DELAY',
+  'OFFLINE',
+  'COST_POLICY',
+  'BATTERY',
+  'BANDWIDTH_POLICY',
+  'BACKGROUND_SLOT',
+  'FOREGROUND_SLOT',
+  'ERROR',
+  'AWAITING_COMPLETE',
+  'CANCEL_SESSION_OWED',
+] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+
 export interface WaitingStatus {
-  /** BANDWIDTH_POLICY: a limit of 0 in force (`by` names it). */
-  readonly reason: 'BANDWIDTH_POLICY';
-  readonly by: LimitSource;
-  /** When the hold lifts (the schedule edge), or null: not within the schedule, only a new config lifts it. */
+  readonly reason: WaitReason;
+  /** Since when, when known (a block: when it began; a retry: when the job failed). */
+  readonly since: Date | null;
+  /** When it ends, when known (a retry, a schedule edge, the next Cancel-Session attempt). */
   readonly until: Date | null;
+  /** BANDWIDTH_POLICY: the limit that is 0. */
+  readonly by?: LimitSource;
+  /** BACKGROUND_SLOT / FOREGROUND_SLOT: queued jobs ahead of this one. */
+  readonly ahead?: number;
+  /** The error the job waits with (a retry, an error, a block). */
+  readonly error?: { readonly code: string; readonly message: string };
+  /** RETRY_DELAY: the job's error count; CANCEL_SESSION_OWED: the attempts made. */
+  readonly attempts?: number;
 }

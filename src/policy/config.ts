@@ -8,7 +8,10 @@
  *       "background": RATE, "high": RATE, "normal": RATE, "low": RATE, "yield": true|false,
  *       "schedule": [ { "days": DAYS, "from": "HH:MM", "to": "HH:MM",
  *                       <any of foreground, background, high, normal, low>: RATE }, ... ]
- *     }
+ *     },
+ *     "network": { "metered": "auto"|"yes"|"no",
+ *                  "transferPolicy": { <any of foreground, high, normal, low>: POLICY } },
+ *     "power": { "pauseOnBattery": true|false }
  *   }
  *
  * Every error is E_INVALIDARG naming the file, the key path (bandwidth.schedule[1].from) and
@@ -17,6 +20,13 @@
 import { BitsError } from '../shared/errors.js';
 import { parseRate, type Rate } from './rate.js';
 import { parseDays, parseTime, type ScheduleWindow } from './schedule.js';
+import type { MeteredSetting } from './network.js';
+import { parseTransferPolicy, TRANSFER_POLICY_SYNTAX } from '../job/transfer-policy.js';
+
+/** The priorities network.transferPolicy sets a default for (Group Policy's four levels). */
+export const POLICY_PRIORITY_KEYS = ['foreground', 'high', 'normal', 'low'] as const;
+export type PolicyPriorityKey = (typeof POLICY_PRIORITY_KEYS)[number];
+const METERED: readonly MeteredSetting[] = ['auto', 'yes', 'no'];
 
 /** The limits of the top level of "bandwidth". */
 export const DEFAULT_LIMIT_KEYS = ['background', 'high', 'normal', 'low'] as const;
@@ -43,6 +53,11 @@ export interface ConfigFile {
     readonly yield?: boolean;
     readonly schedule?: readonly ScheduleEntry[];
   };
+  readonly network?: {
+    readonly metered?: MeteredSetting;
+    readonly transferPolicy?: Readonly<Partial<Record<PolicyPriorityKey, number>>>;
+  };
+  readonly power?: { readonly pauseOnBattery?: boolean };
 }
 
 /** The configuration in force: every key, defaults filled in. Frozen. */
@@ -58,11 +73,23 @@ export interface BitsdConfig {
     readonly yield: boolean;
     readonly schedule: readonly ScheduleEntry[];
   };
+  readonly network: {
+    /** auto: NetworkManager's Metered; yes/no: override it. */
+    readonly metered: MeteredSetting;
+    /** COST_FLAGS for jobs of a priority whose application never set them; a key left out keeps the job's own. */
+    readonly transferPolicy: Readonly<Partial<Record<PolicyPriorityKey, number>>>;
+  };
+  readonly power: {
+    /** Hold background jobs while UPower reports the machine on battery. */
+    readonly pauseOnBattery: boolean;
+  };
 }
 
 export const DEFAULT_CONFIG: BitsdConfig = deepFreeze({
   concurrency: { background: 1 },
   bandwidth: { background: null, high: null, normal: null, low: null, yield: true, schedule: [] },
+  network: { metered: 'auto', transferPolicy: {} },
+  power: { pauseOnBattery: false },
 });
 
 type Json = Record<string, unknown>;
@@ -114,8 +141,8 @@ const FOREGROUND_HINT = 'is allowed only inside a schedule entry (bandwidth.sche
 export function validateConfig(raw: unknown, source: string): ConfigFile {
   const c = new Checker(source);
   if (!isObject(raw)) throw new BitsError('E_INVALIDARG', `${source}: the file must hold a JSON object ({"concurrency": ..., "bandwidth": ...}); got ${kind(raw)}.`);
-  const top = c.object(raw, '', ['concurrency', 'bandwidth']);
-  const out: { concurrency?: ConfigFile['concurrency']; bandwidth?: ConfigFile['bandwidth'] } = {};
+  const top = c.object(raw, '', ['concurrency', 'bandwidth', 'network', 'power']);
+  const out: { -readonly [K in keyof ConfigFile]: ConfigFile[K] } = {};
   if (top.concurrency !== undefined) {
     const conc = c.object(top.concurrency, 'concurrency', ['background']);
     const n = conc.background;
@@ -136,9 +163,40 @@ export function validateConfig(raw: unknown, source: string): ConfigFile {
       bandwidth.yield = bw.yield;
     }
     if (bw.schedule !== undefined) bandwidth.schedule = schedule(c, bw.schedule);
-    out.bandwidth = bandwidth as ConfigFile['bandwidth'];
+    out.bandwidth = bandwidth as NonNullable<ConfigFile['bandwidth']>;
+  }
+  if (top.network !== undefined) out.network = network(c, top.network);
+  if (top.power !== undefined) {
+    const power = c.object(top.power, 'power', ['pauseOnBattery']);
+    if (power.pauseOnBattery !== undefined && typeof power.pauseOnBattery !== 'boolean') {
+      throw c.error('power.pauseOnBattery', `is ${kind(power.pauseOnBattery)}; use true or false.`);
+    }
+    out.power = power.pauseOnBattery === undefined ? {} : { pauseOnBattery: power.pauseOnBattery };
   }
   return deepFreeze(out as ConfigFile);
+}
+
+function network(c: Checker, value: unknown): NonNullable<ConfigFile['network']> {
+  const net = c.object(value, 'network', ['metered', 'transferPolicy']);
+  const out: { metered?: MeteredSetting; transferPolicy?: Partial<Record<PolicyPriorityKey, number>> } = {};
+  if (net.metered !== undefined) {
+    if (!METERED.includes(net.metered as MeteredSetting)) throw c.error('network.metered', `is ${kind(net.metered)}; use "auto" (what NetworkManager says), "yes" or "no".`);
+    out.metered = net.metered as MeteredSetting;
+  }
+  if (net.transferPolicy !== undefined) {
+    const tp = c.object(net.transferPolicy, 'network.transferPolicy', POLICY_PRIORITY_KEYS);
+    const policies: Partial<Record<PolicyPriorityKey, number>> = {};
+    for (const key of POLICY_PRIORITY_KEYS) {
+      const v = tp[key];
+      if (v === undefined) continue;
+      const path = `network.transferPolicy.${key}`;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) policies[key] = v;
+      else if (typeof v === 'string') policies[key] = parseTransferPolicy(v, `${c.source}: ${path}`);
+      else throw c.error(path, `is ${kind(v)}; use ${TRANSFER_POLICY_SYNTAX}.`);
+    }
+    out.transferPolicy = policies;
+  }
+  return out;
 }
 
 function schedule(c: Checker, value: unknown): ScheduleEntry[] {
@@ -172,11 +230,16 @@ function schedule(c: Checker, value: unknown): ScheduleEntry[] {
 export function mergeConfig(...files: readonly ConfigFile[]): BitsdConfig {
   const concurrency = { ...DEFAULT_CONFIG.concurrency };
   const bandwidth = { ...DEFAULT_CONFIG.bandwidth };
+  const network = { ...DEFAULT_CONFIG.network, transferPolicy: { ...DEFAULT_CONFIG.network.transferPolicy } };
+  const power = { ...DEFAULT_CONFIG.power };
   for (const file of files) {
     Object.assign(concurrency, file.concurrency);
     Object.assign(bandwidth, file.bandwidth);
+    if (file.network?.metered !== undefined) network.metered = file.network.metered;
+    Object.assign(network.transferPolicy, file.network?.transferPolicy);
+    Object.assign(power, file.power);
   }
-  return deepFreeze({ concurrency, bandwidth });
+  return deepFreeze({ concurrency, bandwidth, network, power });
 }
 
 function deepFreeze<T>(value: T): T {

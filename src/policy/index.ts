@@ -13,6 +13,8 @@ export {
   ENTRY_LIMIT_KEYS,
   type LimitKey,
   mergeConfig,
+  POLICY_PRIORITY_KEYS,
+  type PolicyPriorityKey,
   type ScheduleEntry,
   validateConfig,
 } from './config.js';
@@ -21,3 +23,21 @@ export { PolicyHolder, type PolicySource } from './holder.js';
 export { type ConfigFileStatus, isPolicyControl, type PolicyControl, policyReport, type PolicyReport } from './report.js';
 export { nextYield, YIELD_START, type YieldOptions, type YieldSample, type YieldState } from './yield.js';
 export { RATE_BIN_MS, RATE_WINDOW_MS, RateMeter } from './rate-meter.js';
+export {
+  type BlockReason,
+  blockerFor,
+  COST_STATE,
+  costAllows,
+  costState,
+  type GateSettings,
+  type ManagerView,
+  type MeteredSetting,
+  type NetworkSnapshot,
+  type NetworkSource,
+  NM_METERED,
+  NM_STATE,
+  online,
+  parseAddress,
+  reachable,
+  type Route,
+} from './network.js';

@@ -41,6 +41,8 @@ export interface NetworkSource {
   current(): NetworkSnapshot;
   /** Calls `listener` after every change of the snapshot; returns the unsubscribe. */
   onChange(listener: () => void): () => void;
+  /** Reads the network afresh now (a transfer just failed: the network may have gone). */
+  refresh?(): Promise<void>;
 }
 
 export const NM_STATE = { ASLEEP: 10, DISCONNECTED: 20, DISCONNECTING: 30, CONNECTING: 40, CONNECTED_LOCAL: 50, CONNECTED_SITE: 60, CONNECTED_GLOBAL: 70 } as const;
@@ -158,4 +160,33 @@ function parseV6(text: string): bigint | null {
   let value = 0n;
   for (const g of [...head, ...new Array<number>(missing).fill(0), ...tail]) value = (value << 16n) | BigInt(g);
   return value;
+}
+
+/** Why a job may not transfer now (docs/network.md). */
+export type BlockReason = 'OFFLINE' | 'COST_POLICY' | 'BATTERY';
+
+export interface GateSettings {
+  readonly metered: MeteredSetting;
+  readonly pauseOnBattery: boolean;
+}
+
+/**
+ * What keeps a job from transferring now, first match wins: its server unreachable (OFFLINE),
+ * the network's cost outside its cost flags (COST_POLICY; loopback costs nothing), or, when the
+ * config says so, a background job on battery (BATTERY). `host` is null for a job that uses no
+ * network (file://). Without a snapshot (nothing watches the network) only the config's
+ * `metered` override can block.
+ */
+export function blockerFor(
+  job: { readonly host: string | null; readonly foreground: boolean; readonly costFlags: number },
+  snapshot: NetworkSnapshot | null,
+  settings: GateSettings,
+): BlockReason | null {
+  if (job.host !== null) {
+    const bare = job.host.startsWith('[') && job.host.endsWith(']') ? job.host.slice(1, -1) : job.host;
+    if (snapshot !== null && !reachable(snapshot, bare)) return 'OFFLINE';
+    if (!isLoopbackName(bare) && !costAllows(job.costFlags, costState(snapshot?.manager ?? null, settings.metered))) return 'COST_POLICY';
+  }
+  if (settings.pauseOnBattery && !job.foreground && snapshot?.onBattery === true) return 'BATTERY';
+  return null;
 }

@@ -68,6 +68,13 @@ export function transitionPatch({ job, next, effects, now, queueSeq, activeUntil
       case 'clear-file-work':
         patch.fileIntent = null;
         break;
+      case 'block':
+        if (job.blockedSince === null) patch.blockedSince = now;
+        break;
+      case 'unblock':
+        // Time spent blocked (offline, too expensive, on battery) is not time without progress.
+        if (job.noProgressSince !== null && job.blockedSince !== null) patch.noProgressSince = job.noProgressSince + Math.max(0, now - job.blockedSince);
+        break;
       case 'abort-transfer':
       case 'wake-scheduler':
       case 'notify':
@@ -75,6 +82,8 @@ export function transitionPatch({ job, next, effects, now, queueSeq, activeUntil
     }
   }
 
+  // Leaving TRANSIENT_ERROR ends any block (Unblock, Resume, Suspend, Cancel).
+  if (job.blockedSince !== null && next !== 'TRANSIENT_ERROR') patch.blockedSince = null;
   const wasActive = ACTIVE_STATES.has(job.state);
   const isActive = ACTIVE_STATES.has(next);
   if (!wasActive && isActive) patch.activeSince = now;

@@ -103,7 +103,7 @@ export class BandwidthLimiter {
   holdOf(priority: Priority): WaitingStatus | null {
     if (!this.held(priority)) return null;
     const hold = heldUntil(this.#policy.current(), keysFor(priority), new Date(this.#clock.now()));
-    return hold === null ? null : { reason: 'BANDWIDTH_POLICY', by: hold.by, until: hold.until };
+    return hold === null ? null : { reason: 'BANDWIDTH_POLICY', since: null, by: hold.by, until: hold.until };
   }
 
   /** Calls `listener` after every change of limits (a reload, a schedule edge). */

@@ -68,6 +68,8 @@ function machineView(job: JobRecord, aggregate: JobAggregate): MachineJob {
     noProgressTimeoutSec: job.noProgressTimeoutSec,
     noProgressSince: job.noProgressSince,
     fileIntent: job.fileIntent,
+    blockedSince: job.blockedSince,
+    errorHresult: job.errorHresult,
   };
 }
 

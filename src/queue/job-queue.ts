@@ -10,13 +10,14 @@
  *   scheduler-host.ts what the scheduler asks of the queue (due timers, dispatch, runs)
  *   bandwidth.ts     the limits the policy sets and yielding (yield-monitor.ts), as pacers
  *   transfer-rates.ts each running job's current rate; transfer-status.ts what /info shows of it
+ *   network-gate.ts  offline, metered and on-battery jobs wait blocked, and go on by themselves
  * The store is private to the queue: callers read through `reads` and write through the funnel.
  */
 import { v4 as uuidv4 } from 'uuid';
 import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
-import type { PolicySource } from '../policy/index.js';
+import type { NetworkSource, PolicySource } from '../policy/index.js';
 import type { LinkProbe } from '../shared/net-counters.js';
 import type { JobEvent } from '../job/machine.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
@@ -27,7 +28,6 @@ import type { CancelResult, CompleteResult } from './closer.js';
 import type { ApplyOptions } from './funnel.js';
 import { newJobRecord } from './new-job.js';
 import type { QueueEmitter } from './events.js';
-import { transferStatusOf } from './transfer-status.js';
 import { type Rooms, wireRooms } from './wiring.js';
 
 export interface JobQueueOptions {
@@ -47,6 +47,8 @@ export interface JobQueueOptions {
   readonly policy?: PolicySource;
   /** What the link carries, for yielding to other traffic; default: none (nothing yields). */
   readonly link?: LinkProbe;
+  /** The network and power as the daemon's watchers see them; default: none (nothing goes offline). */
+  readonly network?: NetworkSource;
 }
 
 /** What the API reads; it writes only through the queue's methods. */
@@ -90,6 +92,8 @@ export class JobQueue {
       if (job) this.#rooms.funnel.tryApply(id, { type: 'RECOVER' }, { activeUntil: Math.max(job.modifiedAt, job.activeSince ?? 0) });
     }
     await this.#store.committed();
+    // The network, the config or the battery may have changed while bitsd was down.
+    this.#rooms.gate.recheckAll();
     this.#rooms.scheduler.wake();
   }
 
@@ -97,6 +101,7 @@ export class JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#rooms.sweeper.stop();
+    this.#rooms.gate.stop();
     this.#rooms.limiter.stop();
     this.#rooms.notifier.stop();
     await this.#rooms.scheduler.stop();
@@ -131,7 +136,15 @@ export class JobQueue {
 
   modify(id: string, patch: JobPatch, prepare?: ApplyOptions['prepare']): JobRecord {
     this.#assertOpen();
-    return this.#rooms.funnel.modify(id, patch, prepare);
+    const after = this.#rooms.funnel.modify(id, patch, prepare);
+    // The transfer policy and the priority decide whether the network lets the job go on.
+    if (patch.costFlags !== undefined || patch.priority !== undefined) this.#rooms.gate.recheck(id);
+    return after;
+  }
+
+  /** The job's transfer policy in force: its own, or the config's default for its priority. */
+  costFlagsOf(job: JobRecord): number {
+    return this.#rooms.gate.costFlagsOf(job);
   }
 
   /** Settles once the writes made so far are committed; rejects (BitsError) if they were lost. */
@@ -171,7 +184,7 @@ export class JobQueue {
 
   /** The job's rate and the limit on it, or what holds it (bitsd's own read, for /info). */
   transferStatus(id: string): TransferStatus {
-    return transferStatusOf(this.record(id), this.#rooms.rates, this.#rooms.limiter);
+    return this.#rooms.statusOf(this.record(id));
   }
 
   writeStats(): WriteStats {

@@ -66,5 +66,7 @@ export function newJobRecord(id: string, displayName: string, type: JobType, own
     cancelLastError: null,
     replyTempIdentity: null,
     fileIntent: null,
+    blockedSince: null,
+    costFlagsSet: false,
   };
 }

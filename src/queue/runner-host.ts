@@ -13,6 +13,7 @@ import type { BandwidthLimiter } from './bandwidth.js';
 import type { JobFunnel } from './funnel.js';
 import { FileProgressSink } from './progress-sink.js';
 import type { TransferRates } from './transfer-rates.js';
+import type { NetworkGate } from './network-gate.js';
 import { toTransferFile, toTransferJob } from './transfer-view.js';
 
 export interface RunnerReads {
@@ -26,12 +27,14 @@ export class QueueRunnerHost implements RunnerHost {
   readonly #funnel: JobFunnel;
   readonly #limiter: BandwidthLimiter;
   readonly #rates: TransferRates;
+  readonly #gate: NetworkGate;
 
-  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter, rates: TransferRates) {
+  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter, rates: TransferRates, gate: NetworkGate) {
     this.#reads = reads;
     this.#funnel = funnel;
     this.#limiter = limiter;
     this.#rates = rates;
+    this.#gate = gate;
   }
 
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
@@ -64,7 +67,10 @@ export class QueueRunnerHost implements RunnerHost {
     this.#funnel.tryApply(jobId, { type: 'ALL_TRANSFERRED' });
   }
 
-  failed(jobId: string, error: BitsError, fileIndex: number | null): void {
+  async failed(jobId: string, error: BitsError, fileIndex: number | null): Promise<void> {
+    // A connection that failed or dropped may mean the network went: then the job waits for it
+    // (no error counted, no retry armed) rather than failing.
+    if (error.transient && error.context === 'GENERAL_TRANSPORT' && (await this.#gate.blockAfterFailure(jobId))) return;
     const job = this.#reads.getJob(jobId);
     if (!job) return;
     const info = { hresult: error.hresult, code: error.code, context: error.context, message: error.message, fileIndex };

@@ -10,6 +10,7 @@ import type { TransferEngine } from '../engine/types.js';
 import type { SchedulerHost } from '../scheduler/scheduler.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import type { JobFunnel } from './funnel.js';
+import type { NetworkGate } from './network-gate.js';
 import type { RemoteCancels } from './remote-cancels.js';
 import type { QueueRunnerHost } from './runner-host.js';
 
@@ -19,6 +20,7 @@ export interface SchedulerHostDeps {
   readonly engines: readonly TransferEngine[];
   readonly funnel: JobFunnel;
   readonly host: QueueRunnerHost;
+  readonly gate: NetworkGate;
   /** Late-bound: the Cancel-Session room needs the scheduler that needs this host. */
   readonly cancels: () => RemoteCancels;
   readonly limiter: () => BandwidthLimiter;
@@ -51,7 +53,9 @@ export class QueueSchedulerHost implements SchedulerHost {
     return limit === 1 ? [store.nextQueued(priority)].filter((x): x is string => x !== undefined) : store.queuedAtLevel(priority, limit);
   }
 
-  dispatch(jobId: string): { priority: number; maxActiveMs: number | null } | null {
+  dispatch(jobId: string): { priority: number; maxActiveMs: number | null } | 'blocked' | null {
+    // Offline, too expensive or on battery: the job waits blocked and the next one gets the slot.
+    if (this.#deps.gate.block(jobId)) return 'blocked';
     const job = this.#deps.funnel.tryApply(jobId, { type: 'DISPATCH' })?.after;
     if (!job) return null;
     const maxActiveMs = job.maxDownloadTimeSec === 0 ? null : job.maxDownloadTimeSec * 1000 - job.activeMs;

@@ -12,12 +12,16 @@ import { FileWork } from './file-work.js';
 import { JobFunnel } from './funnel.js';
 import type { JobQueueOptions } from './job-queue.js';
 import { LiveCounts } from './live-counts.js';
+import { NetworkGate } from './network-gate.js';
 import { Notifier } from './notifier.js';
 import { RemoteCancels } from './remote-cancels.js';
 import { QueueRunnerHost } from './runner-host.js';
 import { QueueSchedulerHost } from './scheduler-host.js';
 import { Sweeper } from './sweeper.js';
 import { TransferRates } from './transfer-rates.js';
+import { transferStatusOf } from './transfer-status.js';
+import type { JobRecord } from '../job/records.js';
+import type { TransferStatus } from '../job/types.js';
 
 export interface Rooms {
   readonly notifier: Notifier;
@@ -30,6 +34,9 @@ export interface Rooms {
   readonly sweeper: Sweeper;
   readonly limiter: BandwidthLimiter;
   readonly rates: TransferRates;
+  readonly gate: NetworkGate;
+  /** A job's rate and limit, or why it waits (transfer-status.ts). */
+  readonly statusOf: (job: JobRecord) => TransferStatus;
 }
 
 export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
@@ -43,10 +50,12 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     wakeScheduler: () => scheduler.wake(),
     becameFinal: (job) => live.left(job.owner),
   });
-  const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG), o.link);
+  const policy = o.policy ?? new PolicyHolder(DEFAULT_CONFIG);
+  const limiter = new BandwidthLimiter(o.clock, policy, o.link);
+  const gate = new NetworkGate({ store, funnel, policy, network: o.network ?? null, clock: o.clock });
   const rates = new TransferRates(o.clock);
-  const host = new QueueRunnerHost(store, funnel, limiter, rates);
-  const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
+  const host = new QueueRunnerHost(store, funnel, limiter, rates, gate);
+  const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, gate, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
   const committed = (): Promise<void> => store.committed();
@@ -99,5 +108,6 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     live.recount();
     scheduler.wake();
   });
-  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper, limiter, rates };
+  const statusOf = (job: JobRecord): TransferStatus => transferStatusOf(job, { rates, limiter, queuedAhead: (...args) => store.queuedAhead(...args) });
+  return { notifier, scheduler, funnel, live, host, cancels, closer, sweeper, limiter, rates, gate, statusOf };
 }

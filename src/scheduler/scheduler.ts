@@ -26,10 +26,11 @@ export interface SchedulerHost {
   /** Queued job ids of a level (0 FOREGROUND .. 3 LOW), in line order. */
   queued(priority: number, limit: number): string[];
   /**
-   * QUEUED -> CONNECTING and start the job. Returns what the scheduler must track, or null when
-   * the job could not start (it changed meanwhile).
+   * QUEUED -> CONNECTING and start the job. Returns what the scheduler must track; 'blocked' when
+   * the network keeps the job from transferring (it left the line; the next job may go); null
+   * when the job could not start (it changed meanwhile).
    */
-  dispatch(jobId: string): { priority: number; maxActiveMs: number | null } | null;
+  dispatch(jobId: string): { priority: number; maxActiveMs: number | null } | 'blocked' | null;
   /** Runs the dispatched job until it stops; must never reject. */
   run(jobId: string, signal: AbortSignal): Promise<void>;
   /** TRANSFERRING -> QUEUED; `toBack` moves it to the end of its level's line (round robin). */
@@ -159,10 +160,13 @@ export class Scheduler {
       const ids = this.#host.queued(FOREGROUND, Math.min(64, this.#options.maxForeground - running));
       if (ids.length === 0) return;
       let started = 0;
+      let blocked = 0;
       for (const id of ids) {
-        if (this.#start(id)) started++;
+        const outcome = this.#start(id);
+        if (outcome === 'started') started++;
+        else if (outcome === 'blocked') blocked++;
       }
-      if (started === 0) return;
+      if (started === 0 && blocked === 0) return;
       running += started;
     }
   }
@@ -173,7 +177,8 @@ export class Scheduler {
       if (!next) return;
       const running = this.#countAt((p) => p !== FOREGROUND);
       if (running < this.#options.maxBackground) {
-        if (!this.#start(next.id)) return;
+        // A blocked job left the line: look at the next one.
+        if (this.#start(next.id) === 'failed') return;
         continue;
       }
       // No free slot: preempt the lowest-priority background job if the candidate outranks it.
@@ -211,10 +216,11 @@ export class Scheduler {
     return n;
   }
 
-  #start(jobId: string): boolean {
-    if (this.#running.has(jobId) || this.#stopping.has(jobId)) return false;
+  #start(jobId: string): 'started' | 'blocked' | 'failed' {
+    if (this.#running.has(jobId) || this.#stopping.has(jobId)) return 'failed';
     const started = this.#host.dispatch(jobId);
-    if (!started) return false;
+    if (started === 'blocked') return 'blocked';
+    if (!started) return 'failed';
     const controller = new AbortController();
     const now = this.#clock.now();
     const entry: Running = {
@@ -237,7 +243,7 @@ export class Scheduler {
       else this.#stopping.delete(jobId);
       this.wake();
     });
-    return true;
+    return 'started';
   }
 
   #armSlice(jobId: string, priority: number): Timer {

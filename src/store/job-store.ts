@@ -1,6 +1,6 @@
 /**
  * The persistent job queue: the only module of bitsd that imports better-sqlite3 (with
- * open-database.ts and statements.ts beside it), and private to src/queue.
+ * open-database.ts, diagnostics.ts and its helpers beside it), and private to src/queue.
  *
  * Every method is synchronous (better-sqlite3 is) and small. Writes are named by what they
  * record (writeTransition, recordFileProgress, markFileDelivered, ...); callers group them with
@@ -10,12 +10,13 @@ import type Database from 'better-sqlite3';
 import type { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, FileIdentity, JobType } from '../job/types.js';
 import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
+import { type AppliedMigration, appliedMigrations, pragmas, schemaSql, type StorePragmas } from './diagnostics.js';
 import { GroupCommit } from './group-commit.js';
 import { openDatabase, type OpenStoreOptions } from './open-database.js';
-import { fileFromRow, fileToRow, jobFromRow, jobToRow, type JobWithAggregate, type SqlRow, splitAggregate, type WriteStats } from './records.js';
+import { RawRows } from './raw-rows.js';
+import { fileFromRow, fileToRow, jobFromRow, jobToRow, AGGREGATE_SQL, FINAL_STATES_SQL as FINAL, type JobWithAggregate, type SqlRow, splitAggregate, type WriteStats } from './records.js';
 
 export type { JobAggregate, JobWithAggregate, WriteStats } from './records.js';
-import { RawRows } from './raw-rows.js';
 
 export { DATABASE_FILE, type OpenStoreOptions } from './open-database.js';
 
@@ -57,21 +58,21 @@ export class JobStore {
     this.#db.close();
   }
 
-  /** The applied migrations, for diagnostics and tests. */
-  appliedMigrations(): Array<{ version: number; name: string; checksum: string }> {
-    return this.#db.prepare<[], { version: number; name: string; checksum: string }>('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all();
+  // Diagnostics, for tests and support (diagnostics.ts).
+  appliedMigrations(): AppliedMigration[] {
+    return appliedMigrations(this.#db);
   }
 
-  /** The schema as SQL (sqlite_schema, stable order): the snapshot test compares it to a fixture. */
   schemaSql(): string {
-    const rows = this.#db
-      .prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name")
-      .all();
-    return `${rows.map((r) => `${r.sql};`).join('\n\n')}\n`;
+    return schemaSql(this.#db);
   }
 
   userVersion(): number {
     return this.#db.pragma('user_version', { simple: true }) as number;
+  }
+
+  pragmas(): StorePragmas {
+    return pragmas(this.#db);
   }
 
   /**
@@ -162,8 +163,7 @@ export class JobStore {
   /** Removes final jobs that reached their final state before `before` (and owe no Cancel-Session). */
   purgeFinalJobs(before: number): number {
     this.#write();
-    const removed = this.#stmts.purgeFinal.run(before).changes;
-    return removed;
+    return this.#stmts.purgeFinal.run(before).changes;
   }
 
   // ---- files ---------------------------------------------------------------------------------
@@ -315,6 +315,20 @@ export class JobStore {
     return this.#stmts.activeJobs.all().map((r) => r.id);
   }
 
+  /**
+   * For the network gate: QUEUED jobs (FOREGROUND first, each level in line order), jobs a blocker
+   * holds in TRANSIENT_ERROR, or jobs waiting out a retry after a transport failure.
+   */
+  jobIds(which: 'queued' | 'blocked' | 'transport-failures'): string[] {
+    const stmt = which === 'queued' ? this.#stmts.queuedJobs : which === 'blocked' ? this.#stmts.blockedJobs : this.#stmts.transportFailures;
+    return stmt.all().map((r) => r.id);
+  }
+
+  /** QUEUED jobs ahead of this place in line among the levels `from`..`to` (1..3: background). */
+  queuedAhead(from: number, to: number, priority: number, queueSeq: number): number {
+    return this.#stmts.queuedAhead.get(from, to, priority, priority, queueSeq)?.n ?? 0;
+  }
+
   #cachedStatement(key: string, sql: () => string): Database.Statement {
     let stmt = this.#updateCache.get(key);
     if (!stmt) {
@@ -323,23 +337,9 @@ export class JobStore {
     }
     return stmt;
   }
-
-  /** This connection's settings, read back from SQLite (diagnostics; test/store/pragmas.test.ts). */
-  pragmas(): { journalMode: string; foreignKeys: number; busyTimeoutMs: number; synchronous: number } {
-    const read = (name: string): unknown => this.#db.pragma(name, { simple: true });
-    return { journalMode: String(read('journal_mode')), foreignKeys: Number(read('foreign_keys')), busyTimeoutMs: Number(read('busy_timeout')), synchronous: Number(read('synchronous')) };
-  }
 }
 
 type SqlValue = SqlRow[string];
-
-const FINAL = "('ACKNOWLEDGED', 'CANCELLED')";
-
-const AGGREGATE_SQL = `
-  COUNT(f.idx) AS files_total,
-  COALESCE(SUM(f.transferred), 0) AS files_transferred,
-  COALESCE(SUM(f.bytes_transferred), 0) AS bytes_transferred,
-  CASE WHEN COUNT(f.idx) = 0 THEN 0 WHEN MIN(f.bytes_total) < 0 THEN -1 ELSE SUM(f.bytes_total) END AS bytes_total`;
 
 type Statements = ReturnType<typeof prepareStatements>;
 
@@ -389,6 +389,12 @@ function prepareStatements(db: Database.Database) {
     inactiveSince: prepare<[number], { id: string }>(`SELECT id FROM jobs WHERE state NOT IN ${FINAL} AND modified_at <= ?`),
     owingFileWork: prepare<[], { id: string }>('SELECT id FROM jobs WHERE file_intent IS NOT NULL ORDER BY rowid'),
     activeJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
+    queuedJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL ORDER BY priority, queue_seq"),
+    blockedJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NOT NULL ORDER BY priority, queue_seq"),
+    transportFailures: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NULL AND error_context = 'GENERAL_TRANSPORT'"),
+    queuedAhead: prepare<[number, number, number, number, number], { n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL AND priority BETWEEN ? AND ? AND (priority < ? OR (priority = ? AND queue_seq < ?))",
+    ),
     purgeFinal: prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND file_intent IS NULL AND final_at <= ?`),
   };
 }

@@ -9,7 +9,7 @@ import { PRIORITIES } from '../job/types.js';
 type SqlValue = string | number | bigint | null;
 export type SqlRow = Record<string, SqlValue>;
 
-const JOB_BOOLEANS = new Set(['customHeadersWriteOnly', 'dynamicContent', 'highPerformance', 'onDemand', 'everResumed', 'cancelPending']);
+const JOB_BOOLEANS = new Set(['customHeadersWriteOnly', 'dynamicContent', 'highPerformance', 'onDemand', 'everResumed', 'cancelPending', 'costFlagsSet']);
 
 // Memoised: every job row written converts up to ~60 names, and the regular expression was
 // the store's largest CPU cost under load (bench case 5).
@@ -103,6 +103,8 @@ export function jobFromRow(row: SqlRow): JobRecord {
     cancelLastError: row.cancel_last_error as string | null,
     replyTempIdentity: row.reply_temp_identity as string | null,
     fileIntent: row.file_intent as FileIntent | null,
+    blockedSince: row.blocked_since as number | null,
+    costFlagsSet: row.cost_flags_set === 1,
   };
 }
 
@@ -185,3 +187,13 @@ export function splitAggregate(row: SqlRow): JobWithAggregate {
     },
   };
 }
+
+/** The final states, as an SQL list. */
+export const FINAL_STATES_SQL = "('ACKNOWLEDGED', 'CANCELLED')";
+
+/** A job's totals over its files (splitAggregate reads them back). */
+export const AGGREGATE_SQL = `
+  COUNT(f.idx) AS files_total,
+  COALESCE(SUM(f.transferred), 0) AS files_transferred,
+  COALESCE(SUM(f.bytes_transferred), 0) AS bytes_transferred,
+  CASE WHEN COUNT(f.idx) = 0 THEN 0 WHEN MIN(f.bytes_total) < 0 THEN -1 ELSE SUM(f.bytes_total) END AS bytes_total`;

@@ -17,12 +17,19 @@ export function defineContractEvents(ctx: ContractContext): void {
     it('starts with the current state and ends when the job rests', async () => {
       const job = await ctx.job();
       const first = await settle(job);
-      expect(first).toEqual([{ kind: 'state', state: 'SUSPENDED', progress: { bytesTotal: 0, bytesTransferred: 0, filesTotal: 0, filesTransferred: 0 } }]);
+      expect(first).toEqual([
+        { kind: 'state', state: 'SUSPENDED', progress: { bytesTotal: 0, bytesTransferred: 0, filesTotal: 0, filesTransferred: 0 }, waiting: { reason: 'SUSPENDED', since: null, until: null } },
+      ]);
       await job.addFile(await ctx.source('w', Buffer.alloc(2 * 1024 * 1024, 1)), join(ctx.out, 'w'));
       await job.resume();
       const seen = await settle(job);
       const last = seen.at(-1) as WatchEvent;
-      expect(last).toEqual({ kind: 'state', state: 'TRANSFERRED', progress: { bytesTotal: 2 * 1024 * 1024, bytesTransferred: 2 * 1024 * 1024, filesTotal: 1, filesTransferred: 1 } });
+      expect(last).toEqual({
+        kind: 'state',
+        state: 'TRANSFERRED',
+        progress: { bytesTotal: 2 * 1024 * 1024, bytesTransferred: 2 * 1024 * 1024, filesTotal: 1, filesTransferred: 1 },
+        waiting: { reason: 'AWAITING_COMPLETE', since: expect.any(Date), until: null },
+      });
       // Progress never goes backwards.
       const bytes = seen.map((e) => e.progress.bytesTransferred);
       expect([...bytes].sort((a, b) => a - b)).toEqual(bytes);

@@ -129,7 +129,7 @@ describe('bitsadmin against a real bitsd', () => {
     let sent = false;
     const r = await bitsadmin(['--socket', socket, '/transfer', 'interrupted', 'http://127.0.0.1:9/file', join(out, 'never')], {
       onStdout: (text, kill) => {
-        if (!sent && text.includes('Transient error')) {
+        if (!sent && text.includes('Waiting: retry at')) {
           sent = true;
           kill('SIGINT');
         }

@@ -72,7 +72,7 @@ describe('/list', () => {
     const text = await h.ok(['/list', '/verbose']);
     expect(text).toContain(`GUID: ${a} DISPLAY: 'a'`);
     expect(text).toContain(`GUID: ${b} DISPLAY: 'b'`);
-    expect(text).toMatch(/NOTIFICATION COMMAND LINE: none\n.*\n.*\n.*\n\nGUID: /);
+    expect(text).toMatch(/NOTIFICATION COMMAND LINE: none\n.*\n.*\n.*\nWAITING: suspended; \/resume to go on\n\nGUID: /);
     expect(text.endsWith('\nListed 2 job(s).\n')).toBe(true);
     const { doc } = await h.json(['/list', '/verbose']);
     expect((doc.jobs as Array<Record<string, unknown>>)[1]).toMatchObject({ id: b, notifyFlags: 3, minRetryDelay: 600, proxy: { usage: 'PRECONFIG' } });
@@ -84,7 +84,7 @@ describe('/info', () => {
     const id = await h.create('info job');
     const owner = await (await h.mgr.getJob(id)).getOwner();
     expect(await h.ok(['/info', id])).toBe(
-      `GUID: ${id} DISPLAY: 'info job'\nTYPE: DOWNLOAD STATE: SUSPENDED OWNER: ${owner}\nPRIORITY: NORMAL FILES: 0 / 0 BYTES: 0 / 0\n`,
+      `GUID: ${id} DISPLAY: 'info job'\nTYPE: DOWNLOAD STATE: SUSPENDED OWNER: ${owner}\nPRIORITY: NORMAL FILES: 0 / 0 BYTES: 0 / 0\nWAITING: suspended; /resume to go on\n`,
     );
     const reply = await h.create('r', '/upload-reply');
     expect(await h.ok(['/info', reply])).toContain('TYPE: UPLOAD-REPLY STATE: SUSPENDED');
@@ -116,6 +116,7 @@ describe('/info', () => {
       'CUSTOM HEADERS: X-A: 1 | X-B: 2',
       'MAX DOWNLOAD TIME: 7776000 SECURITY FLAGS: 0x0 HTTP METHOD: GET',
       'CLIENT CERTIFICATE: NULL',
+      'WAITING: suspended; /resume to go on',
       '',
     ]);
     expect(lines[3]).toMatch(/^CREATION TIME: .* [AP]M MODIFICATION TIME: .* [AP]M$/);

@@ -214,7 +214,11 @@ describe('/info of a job the policy holds', () => {
     ]);
     expect((await bitsadmin(d, '/list', '/verbose')).stdout.split('\n')).toContain(waiting);
     const doc = JSON.parse((await bitsadmin(d, '--json', '/info', id)).stdout) as Record<string, unknown>;
-    expect(doc.transfer).toEqual({ bytesPerSecond: 0, limit: null, waiting: { reason: 'BANDWIDTH_POLICY', by: 'normal', until: lifts } });
+    expect(doc.transfer).toEqual({
+      bytesPerSecond: 0,
+      limit: null,
+      waiting: { reason: 'BANDWIDTH_POLICY', since: null, until: lifts, by: 'normal', ahead: null, error: null, attempts: null },
+    });
 
     // Held by a top-level 0, no schedule entry lifts it: only a new config will.
     await writeFile(s.user, JSON.stringify({ bandwidth: { background: 0 } }));

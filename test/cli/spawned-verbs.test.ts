@@ -531,6 +531,7 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
       'CUSTOM HEADERS: NULL',
       'MAX DOWNLOAD TIME: 3600 SECURITY FLAGS: 0x0 HTTP METHOD: GET',
       'CLIENT CERTIFICATE: NULL',
+      'WAITING: suspended; /resume to go on',
       '',
     ]);
   });
@@ -729,7 +730,7 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
         [{ args: ['/getreplydata', id], raw: reply.toString('hex'), json: { replyData: reply.toString('base64'), length: reply.length } }],
       ),
     ]);
-    expect(info.endsWith(`\nREPLY FILE: ${replyFile} REPLY PROGRESS: ${reply.length} / ${reply.length}\n`)).toBe(true);
+    expect(info.endsWith(`\nREPLY FILE: ${replyFile} REPLY PROGRESS: ${reply.length} / ${reply.length}\nWAITING: transferred; /complete to deliver the files\n`)).toBe(true);
     expect(await json(['/complete', id])).toEqual({ id, state: 'ACKNOWLEDGED', result: 'S_OK' });
     queue.delete(id);
     expect(await readFile(replyFile)).toEqual(reply);
@@ -824,7 +825,7 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
       securityFlags: 0,
       httpMethod: 'GET',
       clientCertificate: null,
-      transfer: { bytesPerSecond: 0, limit: null, waiting: null },
+      transfer: { bytesPerSecond: 0, limit: null, waiting: { reason: 'SUSPENDED', since: null, until: null, by: null, ahead: null, error: null, attempts: null } },
       reply: null,
     };
     expect(details).toEqual(oneDetails);
@@ -851,13 +852,14 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
       'CUSTOM HEADERS: NULL',
       'MAX DOWNLOAD TIME: 7776000 SECURITY FLAGS: 0x0 HTTP METHOD: GET',
       'CLIENT CERTIFICATE: NULL',
+      'WAITING: suspended; /resume to go on',
     ].join('\n');
     // /list /verbose: the /info /verbose block of each job, a blank line after each, then the count.
     expect(verboseList.endsWith('\n\nListed 2 job(s).\n')).toBe(true);
     const blocks = verboseList.slice(0, -'\n\nListed 2 job(s).\n'.length).split('\n\n');
     expect(blocks).toHaveLength(2);
     expect(blocks).toContain(oneVerbose);
-    expect(blocks.find((b) => b.startsWith(`GUID: ${two} `))).toMatch(/\nREPLY FILE: NULL REPLY PROGRESS: 0 \/ UNKNOWN$/);
+    expect(blocks.find((b) => b.startsWith(`GUID: ${two} `))).toMatch(/\nREPLY FILE: NULL REPLY PROGRESS: 0 \/ UNKNOWN\nWAITING: suspended; \/resume to go on$/);
 
     // /monitor until Ctrl-C (exit 0): the first refresh in text (a blank line after it), and as one NDJSON line.
     const untilFirst = (end: string): RunOptions => {
@@ -874,7 +876,7 @@ describe('bitsadmin and bitsd as separate processes', { timeout: GROUP_TIMEOUT_M
     const [monitor, monitorJson] = await all([
       bitsadmin(['/monitor', '/refresh', '1'], untilFirst('\n\n')),
       bitsadmin(['--json', '/monitor', '/refresh', '1'], untilFirst('\n')),
-      chains([{ args: ['/info', one], text: header.join('\n') }], [{ args: ['/info', one, '/verbose'], text: oneVerbose }]),
+      chains([{ args: ['/info', one], text: [...header, 'WAITING: suspended; /resume to go on'].join('\n') }], [{ args: ['/info', one, '/verbose'], text: oneVerbose }]),
     ]);
     expect({ code: monitor.code, stderr: monitor.stderr }).toEqual({ code: 0, stderr: '' });
     const screen = monitor.stdout.split('\n\n')[0]?.split('\n') ?? [];

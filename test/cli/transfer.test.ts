@@ -98,11 +98,11 @@ describe('/transfer', () => {
     const r = await h.run(['/transfer', 'stuck', 'http://127.0.0.1:9/file', join(h.out, 'file')], {
       signal: stop.signal,
       onStdout: (chunk) => {
-        if (chunk.includes('Transient error')) stop.abort();
+        if (chunk.includes('Waiting: retry at')) stop.abort();
       },
     });
     expect(r.code).toBe(130);
-    expect(r.stdout).toMatch(/Transient error 0x[0-9a-f]{8} \w+ - .*; BITS will retry\.\n/);
+    expect(r.stdout).toMatch(/Waiting: retry at \d+\/\d+\/\d{4} .* [AP]M after error 1 \(\w+: .*\)\n/);
     expect(r.stderr).toMatch(/^Transfer interrupted: job \{[0-9A-F-]{36}\} canceled\.\n$/);
     expect(await h.mgr.enumJobs()).toHaveLength(0);
   });

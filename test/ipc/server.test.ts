@@ -170,7 +170,7 @@ describe('IPC server: limits and misbehaving clients', () => {
     expect(await c.next()).toMatchObject({ type: 'event', subscription: 1, event: 'job:modification', data: { jobId: job, displayName: 'raw' } });
     expect(await c.request(5, 'events.watch', { job })).toMatchObject({ ok: true, result: { subscription: 2 } });
     const watchFrame = (f: Record<string, unknown>): boolean => f.subscription === 2;
-    expect(await c.nextMatching(watchFrame)).toEqual({ type: 'event', subscription: 2, event: 'watch', data: { kind: 'state', state: 'SUSPENDED', progress: { bytesTotal: 0, bytesTransferred: 0, filesTotal: 0, filesTransferred: 0 } } });
+    expect(await c.nextMatching(watchFrame)).toEqual({ type: 'event', subscription: 2, event: 'watch', data: { kind: 'state', state: 'SUSPENDED', progress: { bytesTotal: 0, bytesTransferred: 0, filesTotal: 0, filesTransferred: 0 }, waiting: { reason: 'SUSPENDED', since: null, until: null } } });
     expect(await c.nextMatching(watchFrame)).toEqual({ type: 'end', subscription: 2 });
     expect(await c.request(6, 'events.watch', { job: '{00000000-0000-0000-0000-000000000001}' })).toMatchObject({ ok: true });
     expect(await c.nextMatching((f) => f.subscription === 3)).toMatchObject({ type: 'end', subscription: 3, error: { code: 'BG_E_NOT_FOUND' } });

@@ -18,9 +18,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const store = JobStore.open({ dataDir: join(dir, 'data'), now: 1 });
     const applied = store.appliedMigrations();
-    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql']);
+    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql']);
     expect(applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
-    expect(store.userVersion()).toBe(3);
+    expect(store.userVersion()).toBe(4);
     store.close();
   });
 
@@ -28,7 +28,7 @@ describe('migrations', () => {
     const dir = await tempDir();
     JobStore.open({ dataDir: dir, now: 1 }).close();
     const again = JobStore.open({ dataDir: dir, now: 2 });
-    expect(again.appliedMigrations()).toHaveLength(3);
+    expect(again.appliedMigrations()).toHaveLength(4);
     again.close();
   });
 
@@ -36,9 +36,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const child = join(root, 'dist/test/fixtures/open-store.js');
     const results = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, dir])));
-    for (const r of results) expect(r.stdout.trim()).toBe('3');
+    for (const r of results) expect(r.stdout.trim()).toBe('4');
     const store = JobStore.open({ dataDir: dir, now: 3 });
-    expect(store.appliedMigrations()).toHaveLength(3);
+    expect(store.appliedMigrations()).toHaveLength(4);
     store.close();
   });
 
@@ -55,8 +55,8 @@ describe('migrations', () => {
     expect(v1.prepare("SELECT name FROM sqlite_schema WHERE name = 'jobs_live_modified'").get()).toBeDefined();
     v1.close();
     const v2 = JobStore.open({ dataDir: join(dir, 'data'), now: 2 });
-    expect(v2.userVersion()).toBe(3);
-    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql']);
+    expect(v2.userVersion()).toBe(4);
+    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql']);
     expect(v2.schemaSql()).not.toContain('jobs_live_modified');
     v2.close();
   });
@@ -75,17 +75,20 @@ describe('migrations', () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0004_future.sql'), 'CREATE TABLE future (x INTEGER);');
+    const known = readMigrations(defaultMigrationsDir()).length;
+    const future = String(known + 1).padStart(4, '0');
+    await writeFile(join(migrations, `${future}_future.sql`), 'CREATE TABLE future (x INTEGER);');
     JobStore.open({ dataDir: join(dir, 'data'), now: 1, migrationsDir: migrations }).close();
-    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(/schema version 4 .*newer than this bitsd knows \(3\)/);
+    expect(() => JobStore.open({ dataDir: join(dir, 'data'), now: 2 })).toThrowError(new RegExp(`schema version ${known + 1} .*newer than this bitsd knows \\(${known}\\)`));
   });
 
   it('refuses badly named or out-of-sequence files', async () => {
     const dir = await tempDir();
     const migrations = join(dir, 'migrations');
     await cp(defaultMigrationsDir(), migrations, { recursive: true });
-    await writeFile(join(migrations, '0005_gap.sql'), 'SELECT 1;');
-    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(/0005_gap\.sql breaks the sequence/);
+    const gap = String(readMigrations(defaultMigrationsDir()).length + 2).padStart(4, '0');
+    await writeFile(join(migrations, `${gap}_gap.sql`), 'SELECT 1;');
+    expect(() => JobStore.open({ dataDir: join(dir, 'a'), now: 1, migrationsDir: migrations })).toThrowError(new RegExp(`${gap}_gap\\.sql breaks the sequence`));
   });
 
   it('creates the data directory 0700 and the database 0600', async () => {

@@ -83,7 +83,7 @@ CREATE TABLE jobs (
   cancel_deadline             INTEGER,
   cancel_attempts             INTEGER NOT NULL DEFAULT 0,
   cancel_last_error           TEXT
-, file_intent TEXT CHECK (file_intent IN ('DELIVER', 'DISCARD')), reply_temp_identity TEXT) STRICT;
+, file_intent TEXT CHECK (file_intent IN ('DELIVER', 'DISCARD')), reply_temp_identity TEXT, blocked_since INTEGER, cost_flags_set INTEGER NOT NULL DEFAULT 0 CHECK (cost_flags_set IN (0, 1))) STRICT;
 
 CREATE TABLE schema_migrations (
     version    INTEGER PRIMARY KEY,

@@ -7,12 +7,13 @@ import { fileVerbs } from './files.js';
 import { httpVerbs } from './http.js';
 import { infoVerbs } from './info.js';
 import { lifecycleVerbs } from './lifecycle.js';
+import { networkVerbs } from './network.js';
 import { policyVerbs } from './policy.js';
 import { propertyVerbs } from './properties.js';
 import { replyVerbs } from './reply.js';
 import { transfer } from './transfer.js';
 
-export const VERBS: readonly VerbSpec[] = [...lifecycleVerbs, transfer, ...fileVerbs, ...infoVerbs, ...propertyVerbs, ...httpVerbs, ...replyVerbs, ...policyVerbs];
+export const VERBS: readonly VerbSpec[] = [...lifecycleVerbs, transfer, ...fileVerbs, ...infoVerbs, ...propertyVerbs, ...httpVerbs, ...replyVerbs, ...policyVerbs, ...networkVerbs];
 
 const byName = new Map(VERBS.map((v) => [v.name, v]));
 

@@ -4,14 +4,15 @@
  * be set up (a bad URL, say) is cancelled before the error is reported, so nothing is left behind.
  */
 import type { BackgroundCopyJob, FileInfo } from '../../api/types.js';
-import { PRIORITIES, type JobState, type JobType, type Priority } from '../../job/types.js';
+import type { TransferStatus, WaitingStatus } from '../../job/types.js';
+import { PRIORITIES, type JobType, type Priority } from '../../job/types.js';
 import { BitsError } from '../../shared/errors.js';
 import { describeHresult, formatHresult, hresultOf } from '../../shared/hresult.js';
 import { arg, parseChoice, usageOf } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
-import { errorContextLine, errorFileLines, formatType, printable } from '../format.js';
+import { errorContextLine, errorFileLines, formatType, printable, waitingText } from '../format.js';
 import { ProgressReporter, type ProgressView } from '../progress.js';
-import { type ErrorJson, isCode, type JobJson, progressJson, readError, readJob } from '../snapshot.js';
+import { type ErrorJson, isCode, type JobJson, progressJson, readError, readJob, waitingJson } from '../snapshot.js';
 import { sleep } from '../sleep.js';
 import type { VerbContext, VerbSpec } from '../types.js';
 import { jobTypeOf, TYPE_FLAGS } from './define.js';
@@ -58,7 +59,7 @@ async function follow(ctx: VerbContext, job: BackgroundCopyJob, name: string, ty
   const out = ctx.json ? null : io.stdout;
   out?.write(`DISPLAY: '${printable(name)}' TYPE: ${formatType(type)} PRIORITY: ${priority} JOB: ${job.id}\n`);
   const reporter = out ? new ProgressReporter(out, { tty: io.isTTY, ...(io.columns === undefined ? {} : { columns: io.columns }) }) : null;
-  const ending = await waitForEnd(job, io.signal, reporter);
+  const ending = await waitForEnd(job, type, io.signal, reporter);
   reporter?.finish(ending.view ?? undefined);
 
   switch (ending.kind) {
@@ -73,15 +74,17 @@ async function follow(ctx: VerbContext, job: BackgroundCopyJob, name: string, ty
   }
 }
 
-async function waitForEnd(job: BackgroundCopyJob, signal: AbortSignal | undefined, reporter: ProgressReporter | null): Promise<Ending> {
+async function waitForEnd(job: BackgroundCopyJob, type: JobType, signal: AbortSignal | undefined, reporter: ProgressReporter | null): Promise<Ending> {
   let last: ProgressView | null = null;
-  let lastState: JobState | null = null;
+  const waiting = new WaitingNotes(type);
   for (;;) {
     if (signal?.aborted) return { kind: 'interrupted', view: last };
     let view: ProgressView;
+    let status: TransferStatus;
     try {
-      const [state, progress] = await Promise.all([job.getState(), job.getProgress()]);
+      const [state, progress, transfer] = await Promise.all([job.getState(), job.getProgress(), job.getTransferStatus()]);
       view = { state, progress: progressJson(progress) };
+      status = transfer;
     } catch (err) {
       if (isCode(err, 'BG_E_NOT_FOUND')) return { kind: 'gone', view: last };
       throw err;
@@ -91,13 +94,40 @@ async function waitForEnd(job: BackgroundCopyJob, signal: AbortSignal | undefine
     if (view.state === 'ERROR') return { kind: 'error', view };
     if (view.state === 'CANCELLED' || view.state === 'ACKNOWLEDGED') return { kind: 'gone', view };
     reporter?.update(view);
-    if (view.state === 'TRANSIENT_ERROR' && lastState !== 'TRANSIENT_ERROR' && reporter) {
-      // BITS retries by itself after the retry delay: say why it is waiting, and keep waiting.
-      const error = await readError(job, view.state);
-      if (error) reporter.note(`Transient error ${formatHresult(error.hresult)} ${error.code} - ${printable(error.description)} (${printable(error.message)}); BITS will retry.`);
-    }
-    lastState = view.state;
+    // BITS goes on by itself (a retry, the network back): say why it waits, each time that changes.
+    const note = waiting.next(status.waiting);
+    if (note !== null) reporter?.note(note);
     if (!(await sleep(POLL_MS, signal))) return { kind: 'interrupted', view: last };
+  }
+}
+
+/**
+ * The "Waiting: ..." lines of /transfer: one when the reason (or its since/until) changes. A
+ * wait for a transfer slot is told only once it lasts past one poll (a job is QUEUED for a moment
+ * before every start).
+ */
+class WaitingNotes {
+  readonly #type: JobType;
+  #told: string | null = null;
+  #seen: string | null = null;
+
+  constructor(type: JobType) {
+    this.#type = type;
+  }
+
+  next(status: WaitingStatus | null): string | null {
+    if (status === null) {
+      this.#told = this.#seen = null;
+      return null;
+    }
+    const w = waitingJson(status);
+    const key = `${w.reason}|${w.since}|${w.until}`;
+    const slot = w.reason === 'BACKGROUND_SLOT' || w.reason === 'FOREGROUND_SLOT';
+    const seenBefore = this.#seen === key;
+    this.#seen = key;
+    if (key === this.#told || (slot && !seenBefore)) return null;
+    this.#told = key;
+    return `Waiting: ${waitingText(w, this.#type)}`;
   }
 }
 

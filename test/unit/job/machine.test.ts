@@ -15,6 +15,8 @@ function job(state: JobState, over: Partial<MachineJob> = {}): MachineJob {
     noProgressTimeoutSec: 1_209_600,
     noProgressSince: null,
     fileIntent: null,
+    blockedSince: null,
+    errorHresult: null,
     ...over,
   };
 }
@@ -241,5 +243,36 @@ describe('job state machine (bits-api.md (b))', () => {
         }
       });
     }
+  });
+});
+
+describe('blockers (offline, cost, battery)', () => {
+  const offline = { hresult: 0x80200010, code: 'BG_E_NETWORK_DISCONNECTED', context: 'GENERAL_TRANSPORT', message: 'offline', fileIndex: null };
+  const cost = { hresult: 0x80200059, code: 'BG_E_BLOCKED_BY_COST_TRANSFER_POLICY', context: 'GENERAL_QUEUE_MANAGER', message: 'metered', fileIndex: null };
+
+  it('BLOCK: queued, running or retrying jobs wait in TRANSIENT_ERROR, no error counted, no retry armed', () => {
+    for (const state of ['QUEUED', 'CONNECTING', 'TRANSFERRING', 'TRANSIENT_ERROR'] as const) {
+      expect(next(state, { type: 'BLOCK', error: offline })).toBe('TRANSIENT_ERROR');
+      const fx = effects(state, { type: 'BLOCK', error: offline });
+      expect(fx).toEqual(['abort-transfer', 'disarm-retry', 'set-error', 'block', 'wake-scheduler', 'notify:modification']);
+    }
+    const r = transition(job('QUEUED'), { type: 'BLOCK', error: offline }, NOW);
+    expect(r.ok && r.effects.find((e) => e.type === 'set-error')).toMatchObject({ count: false });
+    for (const state of ['SUSPENDED', 'ERROR', 'TRANSFERRED', 'ACKNOWLEDGED', 'CANCELLED'] as const) {
+      expect(transition(job(state), { type: 'BLOCK', error: offline }, NOW).ok, state).toBe(false);
+    }
+  });
+
+  it('BLOCK by the same blocker again changes nothing; another blocker replaces the error', () => {
+    const held = { blockedSince: NOW - 5000, errorHresult: offline.hresult };
+    expect(effects('TRANSIENT_ERROR', { type: 'BLOCK', error: offline }, held)).toEqual([]);
+    expect(effects('TRANSIENT_ERROR', { type: 'BLOCK', error: cost }, held)).toContain('set-error');
+  });
+
+  it('UNBLOCK: a blocked job goes back to QUEUED; one that is not blocked refuses', () => {
+    expect(next('TRANSIENT_ERROR', { type: 'UNBLOCK' }, { blockedSince: NOW - 1 })).toBe('QUEUED');
+    expect(effects('TRANSIENT_ERROR', { type: 'UNBLOCK' }, { blockedSince: NOW - 1 })).toEqual(['clear-error', 'unblock', 'wake-scheduler', 'notify:modification']);
+    expect(transition(job('TRANSIENT_ERROR'), { type: 'UNBLOCK' }, NOW).ok).toBe(false);
+    expect(transition(job('QUEUED'), { type: 'UNBLOCK' }, NOW).ok).toBe(false);
   });
 });

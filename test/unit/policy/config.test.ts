@@ -77,7 +77,7 @@ describe('validateConfig', () => {
   });
 
   it('refuses unknown keys at every level, naming the key path and the allowed keys', () => {
-    expect(refusal({ bandwith: {} })).toBe(`${FILE}: bandwith is not a known key; allowed here: concurrency, bandwidth.`);
+    expect(refusal({ bandwith: {} })).toBe(`${FILE}: bandwith is not a known key; allowed here: concurrency, bandwidth, network, power.`);
     expect(refusal({ concurrency: { foreground: 2 } })).toBe(`${FILE}: concurrency.foreground is not a known key; allowed here: background.`);
     expect(refusal({ bandwidth: { Normal: '1 MB/s' } })).toBe(`${FILE}: bandwidth.Normal is not a known key; allowed here: background, high, normal, low, yield, schedule.`);
     expect(refusal({ bandwidth: { schedule: [{ days: 'daily', from: '00:00', to: '01:00' }, { days: 'daily', from: '00:00', to: '01:00', until: 'x' }] } })).toBe(
@@ -125,6 +125,8 @@ describe('mergeConfig', () => {
     expect(DEFAULT_CONFIG).toEqual({
       concurrency: { background: 1 },
       bandwidth: { background: null, high: null, normal: null, low: null, yield: true, schedule: [] },
+      network: { metered: 'auto', transferPolicy: {} },
+      power: { pauseOnBattery: false },
     });
   });
 

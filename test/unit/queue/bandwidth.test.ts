@@ -198,7 +198,7 @@ describe('BandwidthLimiter', () => {
     big.abort();
 
     holder.replace(config({ bandwidth: { normal: 0 } }));
-    expect(limiter.holdOf('NORMAL')).toEqual({ reason: 'BANDWIDTH_POLICY', by: 'normal', until: null });
+    expect(limiter.holdOf('NORMAL')).toEqual({ reason: 'BANDWIDTH_POLICY', since: null, by: 'normal', until: null });
     expect(limiter.holdOf('LOW')).toBeNull();
     limiter.stop();
   });
