@@ -136,6 +136,13 @@ describe('watchKernelRoutes', () => {
     expect(summary(routes)).toEqual(['lo ::1/128']);
   });
 
+  it("does not take bonding's bonding_masters file for an interface", async () => {
+    const roots = await fakeRoots();
+    await writeFile(join(roots.sys, 'class/net/bonding_masters'), '\n');
+    const { routes } = await watch(roots, new FakeClock());
+    expect(routes.linkState).toBe('sysfs');
+  });
+
   it('takes sysfs for another namespace when the names match but an index does not', async () => {
     const roots = await fakeRoots();
     await roots.setSys('bvc', 'ifindex', '5');
