@@ -149,6 +149,7 @@ class PropertyWatcher<T> implements BusWatch<T | null> {
     }
     if (this.#stopped) return conn.close();
     this.#conn = conn;
+    this.#ownerSeen = 0; // sequence numbers count from 1 on each connection
     this.#backoffMs = FIRST_RETRY_MS;
     conn.onClose((reason) => this.#lost(conn, reason.message));
     conn.onSignal((m) => this.#onSignal(m));
