@@ -153,6 +153,7 @@ class PropertyWatcher<T> implements BusWatch<T | null> {
     this.#backoffMs = FIRST_RETRY_MS;
     conn.onClose((reason) => this.#lost(conn, reason.message));
     conn.onSignal((m) => this.#onSignal(m));
+    if (conn.closed) return this.#lost(conn, 'the D-Bus connection closed'); // before onClose was heard
     try {
       const { service, path, iface } = this.#object;
       await this.#addMatch(conn, `type='signal',sender='${BUS.destination}',path='${BUS.path}',interface='${BUS.interface}',member='NameOwnerChanged',arg0='${service}'`);

@@ -40,6 +40,7 @@ export function authenticate(socket: Socket, options: { uid: number; guid: strin
       timer.cancel();
       socket.off('data', onData);
       socket.off('close', onClose);
+      socket.off('error', onError);
       if (err !== null) reject(err);
       else resolve(rest ?? Buffer.alloc(0));
     };
@@ -56,10 +57,14 @@ export function authenticate(socket: Socket, options: { uid: number; guid: strin
       socket.write('BEGIN\r\n');
       finish(null, received.subarray(end + 2));
     };
-    const onClose = (): void => finish(authError('the bus closed the connection during authentication'));
+    let socketError = '';
+    // An error is followed by close, which fails the handshake; unheard, it would crash the process.
+    const onError = (err: Error): void => void (socketError = `: ${err.message}`);
+    const onClose = (): void => finish(authError(`the bus closed the connection during authentication${socketError}`));
     const timer = options.clock.at(options.clock.now() + options.timeoutMs, () => finish(authError(`no answer within ${options.timeoutMs} ms`)));
     socket.on('data', onData);
     socket.on('close', onClose);
+    socket.on('error', onError);
     socket.write(authExternalRequest(options.uid));
   });
 }

@@ -1,8 +1,9 @@
 /**
- * Message order in the watcher (src/network/property-watch.ts), on a scripted bus: a unix socket
- * server in this test that authenticates, answers the few calls the watcher makes, and writes a
- * GetAll reply and a PropertiesChanged in one write, so they reach the watcher in one read. A
- * real dbus-daemon cannot be made to do that on purpose; under load it does it by chance.
+ * The watcher (src/network/property-watch.ts) on a scripted bus: a unix socket server in this
+ * test that authenticates, answers the few calls the watcher makes, and writes what a real
+ * dbus-daemon cannot be made to write on purpose: a GetAll reply and a PropertiesChanged in one
+ * write (so they reach the watcher in one read; under load a real bus does it by chance), a
+ * stranger's signal, garbage, a refused or cut handshake.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -132,5 +133,25 @@ describe('the order of a reply and the signals around it', () => {
     bus.sockets[0]?.write(Buffer.from('lXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX'));
     await waitFor(() => watcher.current() === null, 2_000, 'null after garbage');
     expect(logs.at(-1)).toMatch(/^lost the system bus \(the D-Bus connection closed: malformed D-Bus message/);
+  });
+
+  it('a bus that refuses EXTERNAL, or hangs up during the handshake, is no bus: null, one debug line, no crash', async () => {
+    for (const answer of ['REJECTED DBUS_COOKIE_SHA1\r\n', null]) {
+      const path = join(await tempDir(), 'bus.sock');
+      const sockets: Socket[] = [];
+      const server = createServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => {});
+        if (answer === null) socket.destroy();
+        else socket.once('data', () => socket.write(answer));
+      });
+      servers.push({ server, sockets });
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      const logs: string[] = [];
+      const watcher = await watch(`unix:path=${path}`, (_level, message) => logs.push(message));
+      expect(watcher.current()).toBeNull();
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(/^no system bus at unix:path=.*, so no NetworkManager; using the kernel's view$/);
+    }
   });
 });
