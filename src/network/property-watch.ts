@@ -150,7 +150,6 @@ class PropertyWatcher<T> implements BusWatch<T | null> {
     if (this.#stopped) return conn.close();
     this.#conn = conn;
     this.#ownerSeen = 0; // sequence numbers count from 1 on each connection
-    this.#backoffMs = FIRST_RETRY_MS;
     conn.onClose((reason) => this.#lost(conn, reason.message));
     conn.onSignal((m) => this.#onSignal(m));
     if (conn.closed) return this.#lost(conn, 'the D-Bus connection closed'); // before onClose was heard
@@ -159,6 +158,8 @@ class PropertyWatcher<T> implements BusWatch<T | null> {
       await this.#addMatch(conn, `type='signal',sender='${BUS.destination}',path='${BUS.path}',interface='${BUS.interface}',member='NameOwnerChanged',arg0='${service}'`);
       await this.#addMatch(conn, `type='signal',sender='${service}',path='${path}',interface='${PROPERTIES}',member='PropertiesChanged',arg0='${iface}'`);
       const owner = await this.#nameOwner(conn);
+      // Only a bus that answers resets the backoff: one that refuses the subscription is retried slower and slower.
+      this.#backoffMs = FIRST_RETRY_MS;
       if (this.#conn !== conn || owner.sequence < this.#ownerSeen) return; // NameOwnerChanged said it first
       this.#ownerSeen = owner.sequence;
       await this.#setOwner(owner.name);

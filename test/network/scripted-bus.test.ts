@@ -12,6 +12,7 @@ import { decodeMessage, encodeMessage, type Message, MESSAGE_TYPE, messageLength
 import { type DBusValue, variant } from '../../src/network/dbus/signature.js';
 import { watchNetworkManager } from '../../src/network/system-bus.js';
 import { NM_METERED } from '../../src/policy/network.js';
+import { FakeClock } from '../../src/shared/clock.js';
 import { tempDir, waitFor } from '../helpers/temp.js';
 
 const NM_OWNER = ':1.9';
@@ -153,5 +154,28 @@ describe('the order of a reply and the signals around it', () => {
       expect(logs).toHaveLength(1);
       expect(logs[0]).toMatch(/^no system bus at unix:path=.*, so no NetworkManager; using the kernel's view$/);
     }
+  });
+
+  it('a bus that refuses the subscription is dropped and retried, and the backoff still grows', async () => {
+    const clock = new FakeClock();
+    const bus = await scriptedBus((call) =>
+      call.member === 'Hello'
+        ? [reply(call, 's', [':1.5'])]
+        : [from('org.freedesktop.DBus', { type: MESSAGE_TYPE.ERROR, replySerial: call.serial, errorName: 'org.freedesktop.DBus.Error.AccessDenied', signature: 's', body: ['no'] })],
+    );
+    const logs: string[] = [];
+    const watcher = await watchNetworkManager({ address: bus.address, clock, log: (_level, message) => logs.push(message) });
+    watches.push(watcher);
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await waitFor(() => clock.nextDue() !== undefined, 2_000, 'a retry');
+      const due = clock.nextDue() as number;
+      delays.push(due - clock.now());
+      await clock.advance(due - clock.now());
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(watcher.current()).toBeNull();
+    expect(bus.calls.filter((member) => member === 'Hello')).toHaveLength(5); // the first and four retries
+    expect(logs[0]).toBe('the system bus did not answer the NetworkManager subscription; reconnecting');
   });
 });
