@@ -45,7 +45,10 @@ async function listener(address: string): Promise<{ conn: BusConnection; signals
   const conn = await connectBus(address);
   cleanups.push(() => conn.close());
   const signals: Incoming[] = [];
-  conn.onSignal((m) => signals.push(m));
+  // The bus also sends NameAcquired to each new connection, whatever its match rules.
+  conn.onSignal((m) => {
+    if (m.interface === 'org.bitsd.Test') signals.push(m);
+  });
   await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: ["type='signal',interface='org.bitsd.Test'"] });
   return { conn, signals };
 }
