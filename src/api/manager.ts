@@ -54,6 +54,11 @@ export interface ManagerOptions {
    * Default: none, and background transfers do not yield.
    */
   readonly link?: LinkProbe;
+  /**
+   * Uniform draws in [0, 1) for the 0 to +10% jitter of retry delays (transient errors and
+   * Cancel-Session). Default Math.random; tests pass a fixed sequence.
+   */
+  readonly random?: () => number;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -99,6 +104,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       ...(options.crashSeam ? { crashSeam: options.crashSeam } : {}),
       ...(options.policy ? { policy: options.policy } : {}),
       ...(options.link ? { link: options.link } : {}),
+      random: options.random ?? Math.random,
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

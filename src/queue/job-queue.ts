@@ -47,6 +47,8 @@ export interface JobQueueOptions {
   readonly policy?: PolicySource;
   /** What the link carries, for yielding to other traffic; default: none (nothing yields). */
   readonly link?: LinkProbe;
+  /** Uniform draws in [0, 1) for the jitter of retry delays (src/job/retry-wait.ts). */
+  readonly random: () => number;
 }
 
 /** What the API reads; it writes only through the queue's methods. */

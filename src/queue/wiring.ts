@@ -45,7 +45,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
   });
   const limiter = new BandwidthLimiter(o.clock, o.policy ?? new PolicyHolder(DEFAULT_CONFIG), o.link);
   const rates = new TransferRates(o.clock);
-  const host = new QueueRunnerHost(store, funnel, limiter, rates);
+  const host = new QueueRunnerHost(store, funnel, limiter, rates, o.random);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
@@ -63,6 +63,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     whenStopped,
     wake: () => scheduler.wake(),
     seam,
+    random: o.random,
   });
   const work = new FileWork({
     job: (id) => store.getJob(id),
