@@ -59,6 +59,11 @@ export interface ManagerOptions {
    * kernel-route watchers; docs/network.md). Default: none, and no job waits for the network.
    */
   readonly network?: NetworkSource;
+  /**
+   * Uniform draws in [0, 1) for the 0 to +10% jitter of retry delays (transient errors and
+   * Cancel-Session). Default Math.random; tests pass a fixed sequence.
+   */
+  readonly random?: () => number;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -105,6 +110,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       ...(options.policy ? { policy: options.policy } : {}),
       ...(options.link ? { link: options.link } : {}),
       ...(options.network ? { network: options.network } : {}),
+      random: options.random ?? Math.random,
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

@@ -145,8 +145,11 @@ export interface CancelContext {
 export type RemoteCancelOutcome =
   /** Done (acknowledged, or the server does not know the session): nothing more to send. */
   | { readonly done: true }
-  /** Try again after the job's retry delay (5xx, network failure), within the retry window. */
-  | { readonly done: false; readonly error: string };
+  /**
+   * Try again after the job's retry delay (5xx, 429, network failure), within the retry window;
+   * not before `retryAfterMs` when the server's Retry-After asked for a wait.
+   */
+  | { readonly done: false; readonly error: string; readonly retryAfterMs?: number };
 
 export interface TransferEngine {
   /** For logs and diagnostics: "file", "http-download", "bits-upload". */

@@ -17,6 +17,7 @@
  */
 import { BitsError } from '../shared/errors.js';
 import type { FileIntent } from './records.js';
+import { type RetryWaitInput, retryWaitMs } from './retry-wait.js';
 import { ACTIVE_STATES, isFinal, type JobState, type JobType } from './types.js';
 
 /** What the machine needs to know about a job. */
@@ -70,7 +71,11 @@ export type JobEvent =
   | { readonly type: 'DISPATCH' }
   | { readonly type: 'CONNECTED' }
   | { readonly type: 'ALL_TRANSFERRED' }
-  | { readonly type: 'TRANSIENT_FAILURE'; readonly error: FailureInfo }
+  /**
+   * A transient error. The shell brings what the machine may not read itself: `jitter`, a draw
+   * in [0, 1) from its random source, and `retryAfterMs`, the wait a 503 or 429 asked for.
+   */
+  | ({ readonly type: 'TRANSIENT_FAILURE'; readonly error: FailureInfo } & RetryWaitInput)
   | { readonly type: 'FATAL_FAILURE'; readonly error: FailureInfo }
   | { readonly type: 'PREEMPT' }
   | { readonly type: 'RETRY_DUE' }
@@ -135,15 +140,21 @@ function refuse(job: MachineJob, event: JobEvent): TransitionResult {
   };
 }
 
-/** Entering TRANSIENT_ERROR, or straight to ERROR when the no-progress rules say so. */
-export function planTransientFailure(job: MachineJob, now: number): { retryAt: number; deadline: number } | null {
+/**
+ * Entering TRANSIENT_ERROR, or straight to ERROR when the no-progress rules say so. The retry
+ * comes after the retry delay or the server's Retry-After, whichever is longer, plus jitter
+ * (retry-wait.ts), but never after the no-progress deadline: a wait that would end later ends
+ * there, and the deadline's timer takes the job to ERROR (NO_PROGRESS_TIMEOUT) instead of
+ * retrying it.
+ */
+export function planTransientFailure(job: MachineJob, now: number, wait: RetryWaitInput): { retryAt: number; deadline: number } | null {
   const timeoutMs = job.noProgressTimeoutSec * 1000;
   const delayMs = job.minimumRetryDelaySec * 1000;
   // NoProgressTimeout 0 means "never retry"; a retry delay longer than the timeout can never retry.
   if (job.noProgressTimeoutSec === 0 || delayMs > timeoutMs) return null;
   const deadline = (job.noProgressSince ?? now) + timeoutMs;
   if (now >= deadline) return null;
-  return { retryAt: Math.min(now + delayMs, deadline), deadline };
+  return { retryAt: Math.min(now + retryWaitMs(delayMs, wait), deadline), deadline };
 }
 
 function toError(error: FailureInfo, count: boolean): TransitionResult {
@@ -239,7 +250,7 @@ export function transition(job: MachineJob, event: JobEvent, now: number): Trans
 
     case 'TRANSIENT_FAILURE': {
       if (!active && state !== 'QUEUED') return refuse(job, event);
-      const plan = planTransientFailure(job, now);
+      const plan = planTransientFailure(job, now, event);
       if (!plan) return toError(event.error, active);
       return ok(
         'TRANSIENT_ERROR',

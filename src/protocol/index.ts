@@ -6,3 +6,4 @@ export * from './headers.js';
 export * from './outcomes.js';
 export * from './packets.js';
 export * from './ranges.js';
+export * from './retry-after.js';

@@ -2,7 +2,8 @@
  * The outcome table: what an Ack (packet type, HTTP status, BITS-Error-Code) means for the client,
  * as data. classifyAck walks OUTCOME_TABLE top to bottom and the first matching row decides; every
  * status 0..999 matches some row. Sources: bits-protocol.md §4 (ERROR state), §5 (416, 413), §8
- * (the [MC-BUP] §3.1.5.2.1 table and the Close/Cancel Ack rules). Pure.
+ * (the [MC-BUP] §3.1.5.2.1 table and the Close/Cancel Ack rules), plus one row of bitsd's own: 429
+ * is transient for every packet (docs/decisions.md). Pure.
  *
  * Actions:
  * - success: the packet did what it should (packet-specific headers still need reading).
@@ -63,6 +64,7 @@ export const OUTCOME_TABLE: readonly OutcomeRow[] = [
   { name: 'success-not-ack', packets: ALL, statuses: [[200, 299]], packetType: 'missing', errorCode: 'any', action: 'fatal', hresult: 'invalid-response', why: 'A 2xx without BITS-Packet-Type: Ack comes from a server that is not a BITS server.' },
   { name: 'session-not-found', packets: SESSION_PACKETS, statuses: NOT_2XX, packetType: 'any', errorCode: 'BG_E_SESSION_NOT_FOUND', action: 'restart-session', hresult: 'server-or-http', why: '[MC-BUP] 3.1.5.2.1: restart the upload with a new Create-Session.' },
   { name: 'end-session-not-found', packets: END_PACKETS, statuses: NOT_2XX, packetType: 'any', errorCode: 'BG_E_SESSION_NOT_FOUND', action: 'end-retries', hresult: 'server-or-http', why: 'The server no longer knows the session: nothing left to close or cancel.' },
+  { name: 'rate-limited', packets: ALL, statuses: [[429, 429]], packetType: 'any', errorCode: 'any', action: 'transient', hresult: 'server-or-http', why: '429 Too Many Requests (RFC 6585 §4) says "later", after its Retry-After: resent like a 5xx. Newer than the [MC-BUP] table; a bitsd decision (docs/decisions.md).' },
   { name: 'end-server-error', packets: END_PACKETS, statuses: [[500, 599]], packetType: 'any', errorCode: 'any', action: 'transient', hresult: 'server-or-http', why: 'Ack for Close/Cancel-Session: the client resends on 500-599.' },
   { name: 'end-no-retry', packets: END_PACKETS, statuses: [[0, 199], [300, 499], [600, 999]], packetType: 'any', errorCode: 'any', action: 'end-retries', hresult: 'server-or-http', why: 'Ack for Close/Cancel-Session: no retry for 100-499.' },
   { name: 'too-large', packets: SESSION_PACKETS, statuses: NOT_2XX, packetType: 'any', errorCode: 'BG_E_TOO_LARGE', action: 'fatal', hresult: 'server-or-http', why: 'The file exceeds the server\'s maximum upload size: report, whatever the status (bits4j: 500).' },
@@ -81,6 +83,8 @@ export interface AckError {
   readonly status: number;
   /** The server's BITS-Error-Code value as sent, when present. */
   readonly serverCode: string | null;
+  /** The Retry-After header as sent, when present (retry-after.ts reads it). */
+  readonly retryAfter: string | null;
   readonly message: string;
 }
 
@@ -121,7 +125,7 @@ export function classifyAck(packet: PacketType, status: number, headers: Readonl
       action: 'fatal',
       row: 'no-row',
       status: safeStatus,
-      error: { hresult: INVALID_RESPONSE, context: 'REMOTE_FILE', status: safeStatus, serverCode: null, message: `The server answered ${packet} with HTTP status ${String(status)}.` },
+      error: { hresult: INVALID_RESPONSE, context: 'REMOTE_FILE', status: safeStatus, serverCode: null, retryAfter: null, message: `The server answered ${packet} with HTTP status ${String(status)}.` },
     };
   }
   if (row.hresult === null) return { action: row.action, row: row.name, status: safeStatus, error: null };
@@ -136,5 +140,6 @@ export function classifyAck(packet: PacketType, status: number, headers: Readonl
     row.hresult === 'invalid-response'
       ? `The server's answer to ${packet} (HTTP ${safeStatus}) is not a BITS Ack.`
       : `The server answered ${packet} with HTTP ${safeStatus}${code}.`;
-  return { action: row.action, row: row.name, status: safeStatus, error: { hresult, context, status: safeStatus, serverCode: bitsError.raw, message } };
+  const retryAfter = headers['retry-after'] ?? null;
+  return { action: row.action, row: row.name, status: safeStatus, error: { hresult, context, status: safeStatus, serverCode: bitsError.raw, retryAfter, message } };
 }

@@ -49,6 +49,8 @@ export interface JobQueueOptions {
   readonly link?: LinkProbe;
   /** The network and power as the daemon's watchers see them; default: none (nothing goes offline). */
   readonly network?: NetworkSource;
+  /** Uniform draws in [0, 1) for the jitter of retry delays (src/job/retry-wait.ts). */
+  readonly random: () => number;
 }
 
 /** What the API reads; it writes only through the queue's methods. */

@@ -1,7 +1,10 @@
 /**
  * The Cancel-Session an upload owes its server after Cancel. BITS keeps sending it once per
  * minimum retry delay for up to 24 hours, or the no-progress timeout if shorter, then gives up
- * (IBackgroundCopyJob::Cancel). The debt is written on the job row by the transaction that
+ * (IBackgroundCopyJob::Cancel). Each wait is the retry delay or the server's Retry-After (503,
+ * 429), whichever is longer, plus 0 to +10% jitter (src/job/retry-wait.ts); when that minimum
+ * already ends past the deadline, the debt is given up at once (the server asked not to be
+ * called before then), and jitter alone never pushes an attempt past the deadline. The debt is written on the job row by the transaction that
  * cancels the job (debtFor), so a crash right after Cancel still owes it; attempts are recorded
  * as they end, and `list()` shows what is still owed.
  *
@@ -11,8 +14,9 @@ import type { Clock } from '../shared/clock.js';
 import type { CrashSeam } from '../shared/crash-seam.js';
 import type { FileRecord, JobPatch, JobRecord } from '../job/records.js';
 import { DEFAULTS, type PendingCancellation } from '../job/types.js';
+import { minimumWaitMs, retryWaitMs } from '../job/retry-wait.js';
 import { pickEngine } from '../engine/job-runner.js';
-import type { TransferEngine, TransferJob } from '../engine/types.js';
+import type { RemoteCancelOutcome, TransferEngine, TransferJob } from '../engine/types.js';
 import { toTransferFile } from './transfer-view.js';
 
 export interface RemoteCancelDeps {
@@ -30,6 +34,8 @@ export interface RemoteCancelDeps {
   readonly whenStopped: (jobId: string) => Promise<void>;
   readonly wake: () => void;
   readonly seam: CrashSeam;
+  /** Uniform draws in [0, 1) for the jitter of the retry interval. */
+  readonly random: () => number;
 }
 
 export class RemoteCancels {
@@ -82,7 +88,7 @@ export class RemoteCancels {
     if (!job || !file || !job.cancelPending) return;
     const tjob = deps.transferJob(job);
     const engine = pickEngine(deps.engines, tjob, file.remoteName);
-    let outcome: { done: true } | { done: false; error: string };
+    let outcome: RemoteCancelOutcome;
     if (!engine?.cancelRemote) {
       outcome = { done: true };
     } else {
@@ -103,11 +109,17 @@ export class RemoteCancels {
       deps.record(id, { nextAt: null, attempts, lastError: null });
       return;
     }
-    const next = deps.clock.now() + job.minRetryDelaySec * 1000;
-    if (job.cancelDeadline === null || next > job.cancelDeadline) {
-      deps.record(id, { nextAt: null, attempts, lastError: `Gave up after ${attempts} attempts: ${outcome.error}` });
+    const now = deps.clock.now();
+    const delayMs = job.minRetryDelaySec * 1000;
+    const earliest = now + minimumWaitMs(delayMs, outcome.retryAfterMs);
+    const deadline = job.cancelDeadline;
+    if (deadline === null || earliest > deadline) {
+      const askedTooLong = deadline !== null && now + delayMs <= deadline;
+      const why = askedTooLong ? ' (its Retry-After ends past the retry window)' : '';
+      deps.record(id, { nextAt: null, attempts, lastError: `Gave up after ${attempts} attempts${why}: ${outcome.error}` });
       return;
     }
+    const next = Math.min(now + retryWaitMs(delayMs, { retryAfterMs: outcome.retryAfterMs, jitter: deps.random() }), deadline);
     deps.record(id, { nextAt: next, attempts, lastError: outcome.error });
   }
 

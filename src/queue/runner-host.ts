@@ -5,6 +5,7 @@
  */
 import type { BitsError } from '../shared/errors.js';
 import { isLoopbackHost } from '../shared/hosts.js';
+import { retryAfterOf } from '../protocol/retry-after.js';
 import type { FileRecord, JobRecord } from '../job/records.js';
 import type { Credentials } from '../job/types.js';
 import type { RunnerHost } from '../engine/job-runner.js';
@@ -28,13 +29,16 @@ export class QueueRunnerHost implements RunnerHost {
   readonly #limiter: BandwidthLimiter;
   readonly #rates: TransferRates;
   readonly #gate: NetworkGate;
+  /** Draws in [0, 1) for retry jitter (the machine may not read a random source itself). */
+  readonly #random: () => number;
 
-  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter, rates: TransferRates, gate: NetworkGate) {
+  constructor(reads: RunnerReads, funnel: JobFunnel, limiter: BandwidthLimiter, rates: TransferRates, gate: NetworkGate, random: () => number) {
     this.#reads = reads;
     this.#funnel = funnel;
     this.#limiter = limiter;
     this.#rates = rates;
     this.#gate = gate;
+    this.#random = random;
   }
 
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
@@ -76,7 +80,13 @@ export class QueueRunnerHost implements RunnerHost {
     const info = { hresult: error.hresult, code: error.code, context: error.context, message: error.message, fileIndex };
     // A custom HTTP method makes every error fatal (HttpOptions2::SetHttpMethod).
     const transient = error.transient && job.httpMethod === null;
-    this.#funnel.tryApply(jobId, transient ? { type: 'TRANSIENT_FAILURE', error: info } : { type: 'FATAL_FAILURE', error: info });
+    if (!transient) {
+      this.#funnel.tryApply(jobId, { type: 'FATAL_FAILURE', error: info });
+      return;
+    }
+    // The wait a 503 or 429 asked for (Retry-After) and a jitter draw come in with the event.
+    const retryAfterMs = retryAfterOf(error.details);
+    this.#funnel.tryApply(jobId, { type: 'TRANSIENT_FAILURE', error: info, jitter: this.#random(), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   }
 }
 

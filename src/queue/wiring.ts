@@ -54,7 +54,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
   const limiter = new BandwidthLimiter(o.clock, policy, o.link);
   const gate = new NetworkGate({ store, funnel, policy, network: o.network ?? null, clock: o.clock });
   const rates = new TransferRates(o.clock);
-  const host = new QueueRunnerHost(store, funnel, limiter, rates, gate);
+  const host = new QueueRunnerHost(store, funnel, limiter, rates, gate, o.random);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, gate, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
   scheduler = new Scheduler(schedulerHost, o.clock, { maxBackground: o.maxBackground, maxForeground: o.maxForeground, timeSliceMs: o.timeSliceMs });
   const whenStopped = (id: string): Promise<void> => scheduler.whenStopped(id);
@@ -72,6 +72,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
     whenStopped,
     wake: () => scheduler.wake(),
     seam,
+    random: o.random,
   });
   const work = new FileWork({
     job: (id) => store.getJob(id),

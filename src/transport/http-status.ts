@@ -23,15 +23,20 @@ export function isTransientStatus(status: number): boolean {
   return true;
 }
 
-/** The BitsError for an HTTP status the caller cannot use (default context REMOTE_FILE). */
+/**
+ * The BitsError for an HTTP status the caller cannot use (default context REMOTE_FILE). `extra`
+ * adds facts to its details, such as the wait a Retry-After asked for
+ * (src/protocol/retry-after.ts retryAfterDetails).
+ */
 export function httpStatusError(
   status: number,
   message?: string,
   context: ErrorContext = 'REMOTE_FILE',
+  extra: Readonly<Record<string, unknown>> = {},
 ): BitsError {
   return new BitsError(httpErrorCode(status), message, {
     context,
     transient: isTransientStatus(status),
-    details: { status },
+    details: { ...extra, status },
   });
 }

@@ -22,7 +22,7 @@ beforeEach(async () => {
   dir = await tempDir();
   clock = new FakeClock();
   engine = new ScriptedEngine('http:');
-  mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data'), clock, engines: [engine] });
+  mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data'), clock, engines: [engine], random: () => 0 });
 });
 
 afterEach(async () => {
@@ -34,7 +34,7 @@ async function restartAt(now: number): Promise<void> {
   await mgr.close();
   clock = new FakeClock(now);
   engine = new ScriptedEngine('http:');
-  mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data'), clock, engines: [engine] });
+  mgr = await BackgroundCopyManager.open({ dataDir: join(dir, 'data'), clock, engines: [engine], random: () => 0 });
 }
 
 async function startedJob(): Promise<BackgroundCopyJob> {

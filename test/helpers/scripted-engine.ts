@@ -18,6 +18,8 @@ export interface Attempt {
   progress(bytes: number, total?: number): void;
   succeed(): void;
   fail(code: HresultCode, transient: boolean): void;
+  /** Fails with this error as the engine threw it (details such as a Retry-After included). */
+  failWith(error: BitsError): void;
 }
 
 export class ScriptedEngine implements TransferEngine {
@@ -73,6 +75,10 @@ export class ScriptedEngine implements TransferEngine {
       fail(code, transient) {
         state.settled = true;
         reject(new BitsError(code, `scripted ${transient ? 'transient' : 'fatal'} failure`, { transient, context: 'REMOTE_FILE' }));
+      },
+      failWith(error) {
+        state.settled = true;
+        reject(error);
       },
     };
     ctx.signal.addEventListener('abort', () => {

@@ -30,6 +30,15 @@ const EXAMPLES: Record<string, Array<[PacketType, number, Record<string, string>
   'end-session-not-found': [
     ['Close-Session', 500, SNF, 'end-retries', 0x8020001f],
     ['Cancel-Session', 500, SNF, 'end-retries', 0x8020001f],
+    // Before a 429 too: the server no longer knows the session.
+    ['Cancel-Session', 429, SNF, 'end-retries', 0x8020001f],
+  ],
+  'rate-limited': [
+    ['Fragment', 429, ACK, 'transient', 0x801901ad],
+    ['Create-Session', 429, {}, 'transient', 0x801901ad],
+    ['Ping', 429, { ...ACK, 'bits-error-code': '0x80070070' }, 'transient', 0x80070070],
+    ['Close-Session', 429, ACK, 'transient', 0x801901ad],
+    ['Cancel-Session', 429, {}, 'transient', 0x801901ad],
   ],
   'end-server-error': [
     ['Close-Session', 500, ACK, 'transient', 0x801901f4],
@@ -123,6 +132,12 @@ describe('the outcome table', () => {
     expect(classifyAck('Fragment', 500, { 'bits-error-context': '0x5' }).error?.context).toBe('REMOTE_FILE');
     expect(classifyAck('Fragment', 500, {}).error?.context).toBe('REMOTE_FILE');
     expect(classifyAck('Fragment', 500, { 'bits-error-context': 'nonsense' }).error?.context).toBe('REMOTE_FILE');
+  });
+
+  it('carries the Retry-After header as sent, for the engine to read on its clock', () => {
+    expect(classifyAck('Fragment', 503, { ...ACK, 'retry-after': '120' }).error?.retryAfter).toBe('120');
+    expect(classifyAck('Cancel-Session', 429, { 'retry-after': 'Sun, 01 Mar 2026 12:00:00 GMT' }).error?.retryAfter).toBe('Sun, 01 Mar 2026 12:00:00 GMT');
+    expect(classifyAck('Fragment', 500, ACK).error?.retryAfter).toBeNull();
   });
 
   it('never throws, even on nonsense statuses and headers', () => {

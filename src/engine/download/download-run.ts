@@ -6,7 +6,9 @@
 import type { FileIdentity, FileRange } from '../../job/types.js';
 import type { Clock } from '../../shared/clock.js';
 import { BitsError } from '../../shared/errors.js';
-import type { HttpTransport } from '../../transport/types.js';
+import { retryAfterDetails, retryAfterFor } from '../../protocol/retry-after.js';
+import { httpStatusError } from '../../transport/http-status.js';
+import type { HttpResponse, HttpTransport } from '../../transport/types.js';
 import type { Env } from '../../transport/proxy-resolver.js';
 import type { EngineState, Pacer, ProgressSink, TransferJob } from '../types.js';
 import { redirectPolicy } from './redirect-policy.js';
@@ -104,6 +106,16 @@ export class Tracker {
     this.#url = url;
     if (this.#reportRedirects) this.#sink.setRemoteName(url);
   }
+}
+
+/**
+ * The error for an answer whose status the download cannot use: BG_E_HTTP_ERROR_<status>, with
+ * the wait a 503 or 429 asked for in its details (Retry-After, read on the run's clock), which
+ * the queue honours when it arms the retry.
+ */
+export function answerError(run: Pick<DownloadRun, 'clock'>, response: Pick<HttpResponse, 'status' | 'headers'>): BitsError {
+  const retryAfterMs = retryAfterFor(response.status, response.headers['retry-after'], run.clock.now());
+  return httpStatusError(response.status, undefined, 'REMOTE_FILE', retryAfterDetails(retryAfterMs));
 }
 
 export function checkMaxDownloadSize(job: { readonly maxDownloadSize: number | null }, size: number | null): void {

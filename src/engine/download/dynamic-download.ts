@@ -3,8 +3,7 @@
  * plain request, no HEAD, no Range; the server need not send a size. Any interruption restarts
  * the file from byte 0, so each call starts over. MAX_DOWNLOAD_SIZE caps what is accepted.
  */
-import { httpStatusError } from '../../transport/http-status.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, type Tracker, writeRunBody } from './download-run.js';
+import { answerError, checkMaxDownloadSize, type DownloadRun, openTempFile, type Tracker, writeRunBody } from './download-run.js';
 import { modificationTime, readRemoteInfo } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
 import type { TempFile } from './temp-file.js';
@@ -14,7 +13,7 @@ export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tr
   tracker.connected();
   if (response.status < 200 || response.status > 299) {
     await response.dump();
-    throw httpStatusError(response.status);
+    throw answerError(run, response);
   }
   tracker.answeredFrom(url);
   const info = readRemoteInfo(response.headers);

@@ -15,10 +15,9 @@
  * Engine state: the validators `{ lastModified, etag }` of the body being fetched.
  */
 import { BitsError } from '../../shared/errors.js';
-import { httpStatusError } from '../../transport/http-status.js';
 import type { HttpResponse } from '../../transport/types.js';
 import type { EngineState } from '../types.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
+import { answerError, checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
 import { modificationTime, parseContentRange, readRemoteInfo, unsatisfiedRangeSize } from './remote-file.js';
 import type { RemoteClient } from './remote-client.js';
 import type { TempFile } from './temp-file.js';
@@ -58,14 +57,14 @@ interface Placement {
 }
 
 /** Reads the answer to a GET from `offset`; 'complete' when the file already holds every byte. */
-async function place(response: HttpResponse, offset: number, tracker: Tracker, stored: Validators): Promise<Placement | 'complete'> {
+async function place(run: DownloadRun, response: HttpResponse, offset: number, tracker: Tracker, stored: Validators): Promise<Placement | 'complete'> {
   const { status, headers } = response;
   const info = readRemoteInfo(headers);
   const own: Validators = { lastModified: info.lastModified, etag: info.etag };
   if (status === 200) return { start: 0, expected: info.size, total: info.size ?? -1, validators: own };
   if (status !== 206) {
     await response.dump();
-    if (status !== 416 || offset === 0) throw httpStatusError(status);
+    if (status !== 416 || offset === 0) throw answerError(run, response);
     if (unsatisfiedRangeSize(headers['content-range']) === offset) return 'complete';
     throw new RemoteChanged();
   }
@@ -97,7 +96,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker)
       const headers: Record<string, string> = position > 0 ? { range: `bytes=${position}-`, ...(validator !== null ? { 'if-range': validator } : {}) } : {};
       const { response, url } = await client.fetch('GET', run.target.url, headers);
       tracker.connected();
-      const placed = await place(response, position, tracker, stored);
+      const placed = await place(run, response, position, tracker, stored);
       tracker.answeredFrom(url);
       if (placed === 'complete') break;
       try {

@@ -10,9 +10,8 @@
  * download past byte 0 (the server, e.g. a new remote name's, cannot resume).
  */
 import { BitsError } from '../../shared/errors.js';
-import { httpStatusError } from '../../transport/http-status.js';
 import type { HttpResponse } from '../../transport/types.js';
-import { checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
+import { answerError, checkMaxDownloadSize, type DownloadRun, openTempFile, RemoteChanged, type Tracker, withRestarts, writeRunBody } from './download-run.js';
 import { locate, planSegments, type Segment, totalLength } from './range-plan.js';
 import {
   fromEngineState,
@@ -51,7 +50,7 @@ async function probe(run: DownloadRun, client: RemoteClient, tracker: Tracker, u
   const { response, url: answered } = await client.fetch('HEAD', url);
   tracker.connected();
   await response.dump();
-  if (response.status < 200 || response.status > 299) throw httpStatusError(response.status);
+  if (response.status < 200 || response.status > 299) throw answerError(run, response);
   tracker.answeredFrom(answered);
   const info = readRemoteInfo(response.headers);
   if (info.size === null) {
@@ -69,7 +68,7 @@ async function probe(run: DownloadRun, client: RemoteClient, tracker: Tracker, u
  * cannot resume (SetRemoteName's "the new server does not support checkpoint resume"): the file
  * restarts from 0 rather than failing.
  */
-async function acceptRange(response: HttpResponse, p: Probe, start: number, end: number, wholeOk: boolean, resuming: boolean): Promise<number> {
+async function acceptRange(run: DownloadRun, response: HttpResponse, p: Probe, start: number, end: number, wholeOk: boolean, resuming: boolean): Promise<number> {
   const { status, headers } = response;
   if (status === 206) {
     const range = parseContentRange(headers['content-range']);
@@ -97,7 +96,7 @@ async function acceptRange(response: HttpResponse, p: Probe, start: number, end:
   }
   await response.dump();
   if (status === 412 || status === 416) throw new RemoteChanged();
-  throw httpStatusError(status);
+  throw answerError(run, response);
 }
 
 /** Whether a 200 to this ranged GET is as good as a 206: the whole file was asked for from 0. */
@@ -137,7 +136,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
       const { response } = await client.fetch('GET', p.url, headers);
       tracker.connected();
       const resuming = run.target.ranges === null && start > 0;
-      const expected = await acceptRange(response, p, start, end, wholeFileOk(p, start, end), resuming);
+      const expected = await acceptRange(run, response, p, start, end, wholeFileOk(p, start, end), resuming);
       const written = await writeRunBody(run, tracker, { body: response.body, file, position, expected });
       position += written;
     }

@@ -11,7 +11,14 @@
  *   deadline instead of retrying it (src/job/machine.ts planTransientFailure), so the last
  *   attempt is the one before it; the engine stops there, before the queue would report an error
  *   for a file the server already holds.
+ *
+ * The next attempt comes after the retry delay or the server's Retry-After, whichever is longer,
+ * plus 0 to +10% jitter drawn by the queue (src/job/retry-wait.ts). The engine does not know the
+ * draw, so the no-progress bound is judged on the longest wait jitter can give: an attempt that
+ * jitter could push onto the deadline is not made. The 24 h bound, like Cancel-Session's, is
+ * judged on the wait without jitter.
  */
+import { maxRetryWaitMs, minimumWaitMs } from '../../job/retry-wait.js';
 import { DEFAULTS } from '../../job/types.js';
 
 /** 24 h: how long BITS keeps resending Cancel-Session, and so Close-Session. */
@@ -24,6 +31,8 @@ export interface CloseFailure {
   readonly now: number;
   readonly minimumRetryDelaySec: number;
   readonly noProgressTimeoutSec: number;
+  /** The wait the server's Retry-After asked for (503, 429), if any. */
+  readonly retryAfterMs?: number | undefined;
 }
 
 export type CloseRetryDecision =
@@ -34,11 +43,13 @@ export type CloseRetryDecision =
 
 export function closeRetryDecision(f: CloseFailure): CloseRetryDecision {
   const failingSince = f.failingSince ?? f.now;
-  const next = f.now + f.minimumRetryDelaySec * 1000;
+  const delayMs = f.minimumRetryDelaySec * 1000;
+  const earliest = f.now + minimumWaitMs(delayMs, f.retryAfterMs);
+  const latest = f.now + maxRetryWaitMs(delayMs, f.retryAfterMs);
   const capEnd = failingSince + CLOSE_RETRY_WINDOW_MS;
   const noProgressEnd = failingSince + f.noProgressTimeoutSec * 1000;
   const windowEnd = Math.min(capEnd, noProgressEnd);
-  if (next >= noProgressEnd) return { retry: false, failingSince, windowEnd, bound: 'no-progress' };
-  if (next > capEnd) return { retry: false, failingSince, windowEnd, bound: '24h' };
+  if (latest >= noProgressEnd) return { retry: false, failingSince, windowEnd, bound: 'no-progress' };
+  if (earliest > capEnd) return { retry: false, failingSince, windowEnd, bound: '24h' };
   return { retry: true, failingSince, windowEnd };
 }

@@ -5,6 +5,7 @@
 import type { JobType } from '../../job/types.js';
 import { cancelSessionPacket } from '../../protocol/packets.js';
 import { classifyAck } from '../../protocol/outcomes.js';
+import { retryAfterFor } from '../../protocol/retry-after.js';
 import type { CancelContext, RemoteCancelOutcome, TransferContext, TransferEngine, TransferFile } from '../types.js';
 import { describeError } from './errors.js';
 import { type ResolvedUploadOptions, resolveOptions, type UploadEngineOptions } from './options.js';
@@ -37,9 +38,10 @@ export class BitsUploadEngine implements TransferEngine {
   }
 
   /**
-   * Cancel-Session for the stored session, on a fresh connection. Ack for Cancel-Session: 5xx is
-   * resent later unless the server no longer knows the session; 1xx-4xx is never resent. Anything
-   * that is not a 5xx or a network failure therefore ends the retries.
+   * Cancel-Session for the stored session, on a fresh connection. Ack for Cancel-Session: 5xx (and
+   * 429, a bitsd decision) is resent later, not before its Retry-After, unless the server no longer
+   * knows the session; other 1xx-4xx are never resent. Anything that is not one of those or a
+   * network failure therefore ends the retries.
    */
   async cancelRemote(ctx: CancelContext): Promise<RemoteCancelOutcome> {
     const state = readUploadState(ctx.file.engineState);
@@ -67,7 +69,10 @@ export class BitsUploadEngine implements TransferEngine {
       });
       response.body.destroy();
       const outcome = classifyAck('Cancel-Session', response.status, response.headers);
-      if (outcome.action === 'transient') return { done: false, error: outcome.error?.message ?? `HTTP ${response.status}` };
+      if (outcome.action === 'transient') {
+        const retryAfterMs = retryAfterFor(response.status, response.headers['retry-after'], ctx.clock.now());
+        return { done: false, error: outcome.error?.message ?? `HTTP ${response.status}`, ...(retryAfterMs !== null ? { retryAfterMs } : {}) };
+      }
       if (outcome.action !== 'success') {
         this.#options.logger.warn('Cancel-Session was not acknowledged; not resending it.', { job: ctx.job.id, row: outcome.row, error: outcome.error?.message });
       }

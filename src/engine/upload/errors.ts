@@ -5,7 +5,8 @@
 import { BitsError, type BitsErrorOptions } from '../../shared/errors.js';
 import { codeOf, describeHresult, type ErrorContext, formatHresult } from '../../shared/hresult.js';
 import type { AckFailure } from '../../protocol/ack.js';
-import type { AckError } from '../../protocol/outcomes.js';
+import type { AckError, AckOutcome } from '../../protocol/outcomes.js';
+import { retryAfterDetails, retryAfterFor } from '../../protocol/retry-after.js';
 
 /** The BitsError for a non-success Ack. */
 export function ackBitsError(error: AckError, transient: boolean, details: Readonly<Record<string, unknown>> = {}): BitsError {
@@ -18,6 +19,19 @@ export function ackBitsError(error: AckError, transient: boolean, details: Reado
   // The server's HRESULT is kept by value even when bitsd has no name for it (code E_FAIL then):
   // GetError must return what the server said, e.g. ERROR_NOT_ENOUGH_QUOTA from an IIS application.
   return new BitsError(codeOf(error.hresult) ?? 'E_FAIL', message, { ...options, hresult: error.hresult });
+}
+
+/**
+ * The BitsError for an Ack outcome that ends the attempt. A transient one carries the wait a 503
+ * or 429 asked for (Retry-After, read at `now`) in its details, which the queue honours when it
+ * arms the retry. The channel's in-exchange resends (p-retry, channel.ts) never see such an
+ * answer: they follow connection failures only, so no resend can ignore a Retry-After.
+ */
+export function outcomeError(outcome: AckOutcome, now: number): BitsError {
+  if (outcome.error === null) return invalidResponse(`Unexpected ${outcome.row} outcome.`);
+  const transient = outcome.action === 'transient';
+  const retryAfterMs = transient ? retryAfterFor(outcome.status, outcome.error.retryAfter, now) : null;
+  return ackBitsError(outcome.error, transient, { row: outcome.row, ...retryAfterDetails(retryAfterMs) });
 }
 
 /** BG_E_INVALID_SERVER_RESPONSE: the server broke the protocol. Fatal: it will do it again. */

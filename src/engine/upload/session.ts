@@ -11,11 +11,12 @@ import { acquireFragment, pacedFragmentSize } from './pacing.js';
 import { readCreateSessionAck, readFragmentAck, readReceivedRange, resolveReplyUrl } from '../../protocol/ack.js';
 import type { PacketType } from '../../protocol/constants.js';
 import { classifyAck, type AckOutcome } from '../../protocol/outcomes.js';
+import { retryAfterOf } from '../../protocol/retry-after.js';
 import { type BitsRequest, closeSessionPacket, createSessionPacket, fragmentPacket, pingPacket } from '../../protocol/packets.js';
 import { finalFragment, isFinalRange, planFragment, shrinkFragmentSize } from '../../protocol/ranges.js';
 import type { TransferContext } from '../types.js';
 import { type AckResponse, PacketChannel, type SendOptions } from './channel.js';
-import { ackBitsError, ackReadError, describeError, invalidResponse } from './errors.js';
+import { ackBitsError, ackReadError, describeError, invalidResponse, outcomeError } from './errors.js';
 import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
 import { FAST_FRAGMENT_MS, type ResolvedUploadOptions, SLOW_FRAGMENT_MS } from './options.js';
 import { closeRetryDecision } from './close-window.js';
@@ -277,12 +278,12 @@ export class UploadSession {
   /**
    * Close-Session. The server committed the file when the last fragment arrived (and, for
    * upload-reply, produced the reply); closing only frees its session. So: 2xx done;
-   * SESSION_NOT_FOUND done; any other answer but a 5xx (1xx-4xx, a non-Ack) is logged and counted
-   * as done, since resending cannot change it and failing the job would misreport an upload the
-   * server already holds. A 5xx or a network failure is resent later (transient, the phase stays
-   * 'closing') within the Cancel-Session window, min(24 h, no-progress timeout) from the first
-   * failure (close-window.ts); when the window closes the upload counts as done for the same
-   * reason as a 4xx.
+   * SESSION_NOT_FOUND done; any other answer but a 5xx or a 429 (1xx-4xx, a non-Ack) is logged
+   * and counted as done, since resending cannot change it and failing the job would misreport an
+   * upload the server already holds. A 5xx, a 429 or a network failure is resent later
+   * (transient, the phase stays 'closing', not before a Retry-After) within the Cancel-Session
+   * window, min(24 h, no-progress timeout) from the first failure (close-window.ts); when the
+   * window closes the upload counts as done for the same reason as a 4xx.
    */
   async #close(): Promise<void> {
     const sessionId = this.#state.sessionId;
@@ -325,6 +326,7 @@ export class UploadSession {
       now: this.#ctx.clock.now(),
       minimumRetryDelaySec: this.#ctx.job.minimumRetryDelaySec,
       noProgressTimeoutSec: this.#ctx.job.noProgressTimeoutSec,
+      retryAfterMs: retryAfterOf(error.details),
     });
     if (decision.retry) {
       if (this.#state.closeFailingSince === null) {
@@ -353,8 +355,7 @@ export class UploadSession {
   }
 
   #failure(outcome: AckOutcome): BitsError {
-    if (outcome.error === null) return invalidResponse(`Unexpected ${outcome.row} outcome.`);
-    return ackBitsError(outcome.error, outcome.action === 'transient', { row: outcome.row });
+    return outcomeError(outcome, this.#ctx.clock.now());
   }
 
   async #exchange(packetType: PacketType, packet: BitsRequest): Promise<AckOutcome> {

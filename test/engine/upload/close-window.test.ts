@@ -40,6 +40,26 @@ describe('closeRetryDecision (pure)', () => {
     expect(decide(T0 + 24 * HOUR - 600 * SEC, T0, 600, 24 * 3600)).toMatchObject({ retry: false, bound: 'no-progress' });
   });
 
+  it('no-progress bound with jitter: no attempt that the queue jitter (up to +10%) could push onto the deadline', () => {
+    // 60 min window, 600 s delay: from 49 min the next attempt lands at 59 min without jitter,
+    // but up to 60 min with it.
+    expect(decide(T0 + 48 * 60 * SEC, T0, 600, 3600).retry).toBe(true);
+    expect(decide(T0 + 49 * 60 * SEC, T0, 600, 3600)).toMatchObject({ retry: false, bound: 'no-progress' });
+  });
+
+  it('a Retry-After longer than the delay is the wait both bounds judge', () => {
+    const withRetryAfter = (now: number, retryAfterMs: number, noProgressSec = 14 * 24 * 3600) =>
+      closeRetryDecision({ failingSince: T0, now, minimumRetryDelaySec: 600, noProgressTimeoutSec: noProgressSec, retryAfterMs });
+    // No-progress window of 1 h: a 30 min Retry-After at 20 min fits (at most 53 min), at 30 min not.
+    expect(withRetryAfter(T0 + 20 * 60 * SEC, 30 * 60 * SEC, 3600).retry).toBe(true);
+    expect(withRetryAfter(T0 + 30 * 60 * SEC, 30 * 60 * SEC, 3600)).toMatchObject({ retry: false, bound: 'no-progress' });
+    // 24 h: judged without jitter, as Cancel-Session's window is.
+    expect(withRetryAfter(T0 + 22 * HOUR, 2 * HOUR).retry).toBe(true);
+    expect(withRetryAfter(T0 + 22 * HOUR, 2 * HOUR + 1)).toMatchObject({ retry: false, bound: '24h' });
+    // Shorter than the delay: the delay decides, as without one.
+    expect(withRetryAfter(T0 + 24 * HOUR - 600 * SEC, 60 * SEC).retry).toBe(true);
+  });
+
   it('a no-progress timeout of 0, or a retry delay longer than it: the first failure is the last attempt', () => {
     expect(decide(T0, null, 600, 0)).toMatchObject({ retry: false, bound: 'no-progress', failingSince: T0 });
     expect(decide(T0, null, 7200, 3600)).toMatchObject({ retry: false, bound: 'no-progress' });

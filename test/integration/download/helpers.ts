@@ -41,6 +41,8 @@ export interface ManagerSetup {
   readonly progressBytes?: number;
   /** Response headers / between body chunks (default 10 s). */
   readonly timeoutMs?: number;
+  /** Draws for retry jitter (default always 0: retries fall exactly at the retry delay). */
+  readonly random?: () => number;
 }
 
 export function httpEngine(setup: ManagerSetup = {}): HttpDownloadEngine {
@@ -60,6 +62,7 @@ export async function openManager(dir: string, setup: ManagerSetup = {}): Promis
     dataDir: join(dir, 'data'),
     engines: [httpEngine(setup)],
     ...(setup.clock ? { clock: setup.clock } : {}),
+    random: setup.random ?? (() => 0),
   });
   onCleanup(() => mgr.close());
   return mgr;

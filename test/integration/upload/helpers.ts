@@ -28,6 +28,8 @@ export interface Warning {
 export interface HarnessOptions {
   readonly server?: Omit<BitsServerOptions, 'root'>;
   readonly engine?: Omit<UploadEngineOptions, 'transport' | 'logger'>;
+  /** Draws for retry jitter (default always 0: retries fall exactly at the retry delay). */
+  readonly random?: () => number;
 }
 
 export interface Harness {
@@ -91,7 +93,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = new FakeClock();
   const warnings: Warning[] = [];
   const openManager = async (): Promise<BackgroundCopyManager> => {
-    const mgr = await BackgroundCopyManager.open({ dataDir, clock, engines: [makeEngine(options.engine, warnings)] });
+    const mgr = await BackgroundCopyManager.open({ dataDir, clock, engines: [makeEngine(options.engine, warnings)], random: options.random ?? (() => 0) });
     open.push(mgr);
     return mgr;
   };

@@ -59,13 +59,13 @@ describe('job state machine (bits-api.md (b))', () => {
   });
 
   it('QUEUED -> TRANSIENT_ERROR (network lost), not counted as an error', () => {
-    const r = transition(job('QUEUED'), { type: 'TRANSIENT_FAILURE', error: failure }, NOW);
+    const r = transition(job('QUEUED'), { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, NOW);
     expect(r.ok && r.state).toBe('TRANSIENT_ERROR');
     expect(r.ok && r.effects).toContainEqual({ type: 'set-error', error: failure, count: false });
   });
 
   it.each(ACTIVE)('%s -> TRANSIENT_ERROR on a recoverable failure, counted, retry armed', (state) => {
-    const r = transition(job(state), { type: 'TRANSIENT_FAILURE', error: failure }, NOW);
+    const r = transition(job(state), { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, NOW);
     expect(r.ok && r.state).toBe('TRANSIENT_ERROR');
     expect(r.ok && r.effects).toContainEqual({ type: 'set-error', error: failure, count: true });
     expect(r.ok && r.effects).toContainEqual({ type: 'arm-retry', retryAt: NOW + 600_000, deadline: NOW + 1_209_600_000 });
@@ -107,20 +107,20 @@ describe('job state machine (bits-api.md (b))', () => {
   });
 
   it('a transient failure goes straight to ERROR when NoProgressTimeout is 0', () => {
-    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { noProgressTimeoutSec: 0 })).toBe('ERROR');
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, { noProgressTimeoutSec: 0 })).toBe('ERROR');
   });
 
   it('a transient failure goes straight to ERROR when the retry delay exceeds the no-progress timeout', () => {
-    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { minimumRetryDelaySec: 100, noProgressTimeoutSec: 50 })).toBe('ERROR');
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, { minimumRetryDelaySec: 100, noProgressTimeoutSec: 50 })).toBe('ERROR');
   });
 
   it('a transient failure after the no-progress window closed goes to ERROR', () => {
-    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure }, { noProgressSince: NOW - 1_209_600_000 })).toBe('ERROR');
+    expect(next('TRANSFERRING', { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, { noProgressSince: NOW - 1_209_600_000 })).toBe('ERROR');
   });
 
   it('the retry never falls after the no-progress deadline', () => {
-    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 60, minimumRetryDelaySec: 600 }), NOW)).toBeNull();
-    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 900, minimumRetryDelaySec: 600 }), NOW))
+    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 60, minimumRetryDelaySec: 600 }), NOW, { jitter: 0 })).toBeNull();
+    expect(planTransientFailure(job('TRANSFERRING', { noProgressSince: NOW - 1000, noProgressTimeoutSec: 900, minimumRetryDelaySec: 600 }), NOW, { jitter: 0 }))
       .toEqual({ retryAt: NOW + 600_000, deadline: NOW - 1000 + 900_000 });
   });
 
@@ -214,7 +214,7 @@ describe('job state machine (bits-api.md (b))', () => {
     const ALL_EVENTS: JobEvent[] = [
       { type: 'RESUME' }, { type: 'SUSPEND' }, { type: 'CANCEL' }, { type: 'COMPLETE' }, { type: 'COMPLETED' },
       { type: 'COMPLETE_FAILED' }, { type: 'MODIFY' }, { type: 'DISPATCH' }, { type: 'CONNECTED' },
-      { type: 'ALL_TRANSFERRED' }, { type: 'TRANSIENT_FAILURE', error: failure }, { type: 'FATAL_FAILURE', error: failure },
+      { type: 'ALL_TRANSFERRED' }, { type: 'TRANSIENT_FAILURE', error: failure, jitter: 0 }, { type: 'FATAL_FAILURE', error: failure },
       { type: 'PREEMPT' }, { type: 'RETRY_DUE' }, { type: 'NO_PROGRESS_TIMEOUT' }, { type: 'MAX_DOWNLOAD_TIME' },
       { type: 'INACTIVITY_EXPIRED' }, { type: 'RECOVER' }, { type: 'FILES_DISCARDED' },
     ];
