@@ -15,6 +15,8 @@ import type { Logger } from '../shared/logger.js';
 import type { PolicyReport } from '../policy/report.js';
 import { IpcServer, type IpcLimits } from '../ipc/server.js';
 import { probeDaemon } from '../ipc/probe.js';
+import { type NetworkMonitor, startNetworkMonitor } from '../network/monitor.js';
+import { systemClock } from '../shared/clock.js';
 import type { DaemonConfig } from './config.js';
 import { DaemonPolicy } from './daemon-policy.js';
 import { logQueueEvents } from './event-log.js';
@@ -41,7 +43,7 @@ export interface DaemonDeps {
 }
 
 /** What the config file gives the manager. */
-export type ConfigManagerOptions = Required<Pick<ManagerOptions, 'policy' | 'concurrency'>>;
+export type ConfigManagerOptions = Required<Pick<ManagerOptions, 'policy' | 'concurrency' | 'network'>>;
 
 type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -55,6 +57,7 @@ export class Daemon {
   #boundSocket = false;
   #unlog: (() => void) | null = null;
   #policy: DaemonPolicy | null = null;
+  #network: NetworkMonitor | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
 
@@ -97,7 +100,10 @@ export class Daemon {
       if ((await clearStaleSocket(config.socketPath, (p) => probeDaemon(p, 1000))) === 'removed') {
         this.#log.warn('removed a stale socket left by a daemon that did not stop cleanly', { socket: config.socketPath });
       }
-      const fromConfig: ConfigManagerOptions = { policy: policy.source, concurrency: { background: policy.config.concurrency.background } };
+      // The network and power as the kernel, NetworkManager and UPower tell them (docs/network.md).
+      const network = await startNetworkMonitor({ clock: systemClock, log: (level, message, fields) => this.#log[level](message, fields) });
+      this.#network = network;
+      const fromConfig: ConfigManagerOptions = { policy: policy.source, concurrency: { background: policy.config.concurrency.background }, network };
       const manager = await (this.#deps.openManager ?? ((dataDir, options) => BackgroundCopyManager.open({ dataDir, ...options })))(config.dataDir, fromConfig);
       this.#manager = manager;
       this.#unlog = logQueueEvents(manager.queue.events, this.#log);
@@ -173,6 +179,9 @@ export class Daemon {
     this.#lock = null;
     if (ipc) await step('closing the IPC server', () => ipc.close(300));
     if (manager) await step('closing the manager', () => manager.close());
+    const network = this.#network;
+    this.#network = null;
+    if (network) await step('stopping the network watchers', () => network.stop());
     this.#unlog?.();
     this.#unlog = null;
     if (this.#boundSocket) {

@@ -28,6 +28,11 @@ export interface KernelRoutes {
   onChange(listener: () => void): () => void;
   /** Stops polling (clears the timer); current() keeps the last set. */
   stop(): void;
+  /**
+   * Reads the routes now, between polls (a transfer just failed: the network may have gone);
+   * at most every REFRESH_MIN_MS, so many failures at once cost one read.
+   */
+  refresh(): void;
   /** Where interface state comes from: sysfs, or the routes alone when sysfs shows another namespace. */
   readonly linkState: 'sysfs' | 'routes';
 }
@@ -43,6 +48,7 @@ export interface KernelRoutesOptions {
 }
 
 export const MIN_INTERVAL_MS = 1000;
+export const REFRESH_MIN_MS = 100;
 
 /**
  * Reads the routes once (it fails when /proc/net/route cannot be read: no Linux procfs), then
@@ -158,6 +164,7 @@ class RoutePoller implements KernelRoutes {
   #key: string;
   #timer: Timer | null = null;
   #stopped = false;
+  #readAt: number;
 
   constructor(clock: Clock, intervalMs: number, reader: TableReader, first: Route[], linkState: 'sysfs' | 'routes') {
     this.#clock = clock;
@@ -166,7 +173,13 @@ class RoutePoller implements KernelRoutes {
     this.#routes = first;
     this.#key = first.map(routeKey).join('\n');
     this.linkState = linkState;
+    this.#readAt = clock.now();
     this.#arm();
+  }
+
+  refresh(): void {
+    if (this.#stopped || this.#clock.now() - this.#readAt < REFRESH_MIN_MS) return;
+    this.#read();
   }
 
   current(): readonly Route[] {
@@ -194,13 +207,18 @@ class RoutePoller implements KernelRoutes {
 
   #poll(): void {
     this.#timer = null;
+    this.#read();
+    this.#arm();
+  }
+
+  #read(): void {
+    this.#readAt = this.#clock.now();
     let routes: Route[] | null = null;
     try {
       routes = this.#reader.read();
     } catch {
       // procfs reads do not fail on a running Linux; if one does, keep the last set until the next read.
     }
-    this.#arm();
     if (routes === null) return;
     const key = routes.map(routeKey).join('\n');
     if (key === this.#key) return;

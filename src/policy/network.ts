@@ -28,8 +28,8 @@ export interface ManagerView {
 }
 
 export interface NetworkSnapshot {
-  /** Routes through interfaces that are up (IPv4 and IPv6), loopback's included. */
-  readonly routes: readonly Route[];
+  /** Routes through interfaces that are up (IPv4 and IPv6), loopback's included; null when the kernel's view is not known (no procfs). */
+  readonly routes: readonly Route[] | null;
   /** NetworkManager's view where it runs; null without it (or without a system bus). */
   readonly manager: ManagerView | null;
   /** UPower's OnBattery; null without UPower. */
@@ -86,9 +86,11 @@ export function reachable(snapshot: NetworkSnapshot, host: string): boolean {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (isLoopbackName(bare)) return true;
   if (snapshot.manager !== null && snapshot.manager.state <= NM_STATE.DISCONNECTED) return false;
+  const routes = snapshot.routes;
+  if (routes === null) return true;
   const address = parseAddress(bare);
-  if (address === null) return snapshot.routes.some((r) => r.prefix === 0 && r.iface !== 'lo');
-  return snapshot.routes.some((r) => r.family === address.family && covers(r, address.value));
+  if (address === null) return routes.some((r) => r.prefix === 0 && r.iface !== 'lo');
+  return routes.some((r) => r.family === address.family && covers(r, address.value));
 }
 
 /** Whether the machine has a way out at all (a default route off loopback, and NM not disconnected). */

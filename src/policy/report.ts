@@ -31,6 +31,9 @@ export interface PolicyReport {
     /** What the files say now; differs from `background` after a reload until the next start. */
     readonly configured: number;
   };
+  /** network.metered and network.transferPolicy (COST_FLAGS defaults by priority), power.pauseOnBattery. */
+  readonly network: BitsdConfig['network'];
+  readonly power: BitsdConfig['power'];
   readonly files: readonly ConfigFileStatus[];
   /** When the files were last read (start-up or the last successful reload). */
   readonly loadedAt: string;
@@ -68,6 +71,8 @@ export function policyReport(inputs: ReportInputs): PolicyReport {
     nextChangeAt: policy.nextChangeAt?.toISOString() ?? null,
     yield: policy.yield,
     concurrency: { background: inputs.backgroundInForce, configured: inputs.config.concurrency.background },
+    network: { metered: inputs.config.network.metered, transferPolicy: { ...inputs.config.network.transferPolicy } },
+    power: { ...inputs.config.power },
     files: inputs.files.map((f) => ({ ...f })),
     loadedAt: inputs.loadedAt.toISOString(),
   };

@@ -110,10 +110,11 @@ export class NetworkGate {
     this.#wasOnline = isOnline;
     const { store } = this.#deps;
     // Blocked jobs first (those the change releases go back in line in their order), then those
-    // running, then those queued. On reconnection, jobs waiting out a retry after a transport
-    // failure are retried at once, as Windows does, instead of a retry delay later.
-    const ids = [...store.jobIds('blocked'), ...store.activeJobIds(), ...store.jobIds('queued')];
+    // running, queued, or waiting out a retry (whose server may now be out of reach). On
+    // reconnection, jobs waiting out a retry after a transport failure are retried at once, as
+    // Windows does, instead of a retry delay later.
     const retryNow = cameBack ? store.jobIds('transport-failures') : [];
+    const ids = [...store.jobIds('blocked'), ...store.activeJobIds(), ...store.jobIds('queued'), ...(cameBack ? [] : store.jobIds('retrying'))];
     for (let i = 0; i < ids.length; i += CHUNK) {
       if (generation !== this.#generation) return;
       for (const id of ids.slice(i, i + CHUNK)) {
@@ -128,7 +129,7 @@ export class NetworkGate {
   #settle(job: JobRecord): void {
     const blocker = this.blockerOf(job);
     if (blocker !== null) {
-      if (job.state === 'QUEUED' || job.state === 'CONNECTING' || job.state === 'TRANSFERRING' || job.blockedSince !== null) {
+      if (job.state === 'QUEUED' || job.state === 'CONNECTING' || job.state === 'TRANSFERRING' || job.state === 'TRANSIENT_ERROR') {
         this.#deps.funnel.tryApply(job.id, { type: 'BLOCK', error: blocker });
       }
     } else if (job.blockedSince !== null && job.state === 'TRANSIENT_ERROR') {

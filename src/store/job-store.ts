@@ -315,13 +315,10 @@ export class JobStore {
     return this.#stmts.activeJobs.all().map((r) => r.id);
   }
 
-  /**
-   * For the network gate: QUEUED jobs (FOREGROUND first, each level in line order), jobs a blocker
-   * holds in TRANSIENT_ERROR, or jobs waiting out a retry after a transport failure.
-   */
-  jobIds(which: 'queued' | 'blocked' | 'transport-failures'): string[] {
-    const stmt = which === 'queued' ? this.#stmts.queuedJobs : which === 'blocked' ? this.#stmts.blockedJobs : this.#stmts.transportFailures;
-    return stmt.all().map((r) => r.id);
+  /** For the network gate: QUEUED (by level and line), blocked, retrying, retrying after a transport failure. */
+  jobIds(which: 'queued' | 'blocked' | 'retrying' | 'transport-failures'): string[] {
+    const stmts = { queued: this.#stmts.queuedJobs, blocked: this.#stmts.blockedJobs, retrying: this.#stmts.retryingJobs, 'transport-failures': this.#stmts.transportFailures };
+    return stmts[which].all().map((r) => r.id);
   }
 
   /** QUEUED jobs ahead of this place in line among the levels `from`..`to` (1..3: background). */
@@ -391,6 +388,7 @@ function prepareStatements(db: Database.Database) {
     activeJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state IN ('CONNECTING', 'TRANSFERRING')"),
     queuedJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL ORDER BY priority, queue_seq"),
     blockedJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NOT NULL ORDER BY priority, queue_seq"),
+    retryingJobs: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NULL"),
     transportFailures: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NULL AND error_context = 'GENERAL_TRANSPORT'"),
     queuedAhead: prepare<[number, number, number, number, number], { n: number }>(
       "SELECT COUNT(*) AS n FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL AND priority BETWEEN ? AND ? AND (priority < ? OR (priority = ? AND queue_seq < ?))",

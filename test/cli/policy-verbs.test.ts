@@ -84,6 +84,9 @@ describe('/policy', () => {
       '  ALL BACKGROUND JOBS TOGETHER: unlimited',
       'YIELD TO OTHER TRAFFIC: no',
       'BACKGROUND JOBS AT ONCE: 1',
+      'METERED: auto (as NetworkManager says)',
+      "DEFAULT TRANSFER POLICY: none (each job's own)",
+      'PAUSE ON BATTERY: no',
       'CONFIG FILES:',
       `  ${s.system} (system): read`,
       `  ${s.user} (user): not found`,
@@ -102,6 +105,8 @@ describe('/policy', () => {
       nextChangeAt: nextChange,
       yield: false,
       concurrency: { background: 1, configured: 1 },
+      network: { metered: 'auto', transferPolicy: {} },
+      power: { pauseOnBattery: false },
       files: [
         { path: s.system, role: 'system', found: true },
         { path: s.user, role: 'user', found: false },

@@ -5,6 +5,8 @@
  */
 import { BitsError } from '../../shared/errors.js';
 import { formatRate } from '../../policy/rate.js';
+import { POLICY_PRIORITY_KEYS } from '../../policy/config.js';
+import { formatFlags32, transferPolicyNames } from '../../job/transfer-policy.js';
 import { isPolicyControl, type PolicyControl, type PolicyReport } from '../../policy/report.js';
 import { formatTime, printable } from '../format.js';
 import type { Outcome, VerbContext, VerbSpec } from '../types.js';
@@ -29,6 +31,19 @@ function concurrencyLine(report: PolicyReport): string {
   return `BACKGROUND JOBS AT ONCE: ${background}${configured === background ? '' : ` (the config says ${configured}: takes effect at the next start of bitsd)`}`;
 }
 
+function networkLines(report: PolicyReport): string[] {
+  const defaults = POLICY_PRIORITY_KEYS.filter((k) => report.network.transferPolicy[k] !== undefined).map((k) => {
+    const flags = report.network.transferPolicy[k] as number;
+    return `  ${k.toUpperCase()}: ${formatFlags32(flags)} ${transferPolicyNames(flags)}`;
+  });
+  return [
+    `METERED: ${report.network.metered === 'auto' ? 'auto (as NetworkManager says)' : report.network.metered}`,
+    `DEFAULT TRANSFER POLICY:${defaults.length === 0 ? " none (each job's own)" : ''}`,
+    ...defaults,
+    `PAUSE ON BATTERY: ${report.power.pauseOnBattery ? 'yes (background jobs)' : 'no'}`,
+  ];
+}
+
 /** The /policy text. */
 export function policyText(report: PolicyReport): string[] {
   const entry = report.entry === null ? 'none: the defaults' : `bandwidth.schedule[${report.entry.index}] (${report.entry.days} ${report.entry.from}-${report.entry.to})`;
@@ -44,6 +59,7 @@ export function policyText(report: PolicyReport): string[] {
     `  ALL BACKGROUND JOBS TOGETHER: ${limit(report.limits.background)}`,
     `YIELD TO OTHER TRAFFIC: ${report.yield ? 'yes' : 'no'}`,
     concurrencyLine(report),
+    ...networkLines(report),
     'CONFIG FILES:',
     ...fileLines(report),
     `READ AT: ${formatTime(report.loadedAt)}`,

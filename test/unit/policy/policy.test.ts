@@ -93,6 +93,8 @@ describe('policyReport', () => {
       nextChangeAt: '2025-01-06T17:00:00.000Z',
       yield: false,
       concurrency: { background: 2, configured: 1 },
+      network: { metered: 'auto', transferPolicy: {} },
+      power: { pauseOnBattery: false },
       files,
       loadedAt: '2025-01-06T09:00:00.000Z',
     });
