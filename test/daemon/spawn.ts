@@ -96,12 +96,15 @@ export interface SpawnOptions {
   readonly useFlags?: boolean;
   /** 'file': started in beforeAll, lives until the file's tests are done (default 'test'). */
   readonly scope?: 'test' | 'file';
+  /** A command that runs bitsd (`ip netns exec NS`: in a network namespace); it must exec it, keeping the pid. */
+  readonly wrap?: readonly string[];
 }
 
 export async function spawnDaemon(options: SpawnOptions): Promise<SpawnedDaemon> {
   const paths = options.useFlags === false ? [] : ['--data-dir', options.dataDir, '--socket', options.socket];
   const args = [BITSD, ...paths, '--log-level', options.logLevel ?? 'info', ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? cleanEnv() });
+  const [program, ...prefix] = options.wrap && options.wrap.length > 0 ? [...options.wrap, process.execPath] : [process.execPath];
+  const child = spawn(program as string, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? cleanEnv() });
   const registry = options.scope === 'file' ? fileScoped : live;
   registry.add(child);
   let err = '';
