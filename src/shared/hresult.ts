@@ -116,7 +116,7 @@ const table = {
   BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE: { value: 0x80200063, description: 'The maximum download size must be greater than zero.' },
   BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: { value: 0x80200064, description: 'The download reached the maximum download size set for the job.' },
   BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED: { value: 0x80200066, description: 'Stored credentials are supported for the proxy target only.' },
-  BG_E_BLOCKED_BY_BATTERY_POWER_THRESHOLD: { value: 0x80200067, description: 'The job is blocked because the battery is below its power threshold.' },
+  BG_E_BLOCKED_BY_BATTERY_POLICY: { value: 0x80200067, description: 'The job is paused because the computer runs on battery; it resumes on mains power.' },
   BG_E_BLOCKED_BY_BATTERY_SAVER: { value: 0x80200068, description: 'The job is blocked by battery saver.' },
   BG_E_RANDOM_ACCESS_NOT_SUPPORTED: { value: 0x8020006d, description: 'Random access is not supported for this file.' },
   BG_E_BLOCKED_BY_GAME_MODE: { value: 0x8020006f, description: 'The job is blocked while game mode is on.' },
