@@ -85,6 +85,20 @@ describe('validateConfig', () => {
     );
   });
 
+  it('network and power: metered, per-priority transfer policies by name, hex or number, pauseOnBattery; bad values named', () => {
+    const file = validateConfig({ network: { metered: 'yes', transferPolicy: { normal: 'Standard', low: '0x21', high: 0x800000ff } }, power: { pauseOnBattery: true } }, FILE);
+    expect(file.network).toEqual({ metered: 'yes', transferPolicy: { normal: 0x80000067, low: 0x21, high: 0x800000ff } });
+    const merged = mergeConfig(file, validateConfig({ network: { transferPolicy: { low: 'Always' } } }, 'user.json'));
+    expect(merged.network).toEqual({ metered: 'yes', transferPolicy: { normal: 0x80000067, low: 0x800000ff, high: 0x800000ff } });
+    expect(merged.power).toEqual({ pauseOnBattery: true });
+    expect(refusal({ network: { metered: 'maybe' } })).toBe(`${FILE}: network.metered is "maybe"; use "auto" (what NetworkManager says), "yes" or "no".`);
+    expect(refusal({ network: { transferPolicy: { normal: 'Cheap' } } })).toMatch(/^\/etc\/bitsd\/config\.json: network\.transferPolicy\.normal "Cheap" is not valid: unknown name "Cheap"; use a hex DWORD/);
+    expect(refusal({ network: { transferPolicy: { normal: -1 } } })).toMatch(/^\/etc\/bitsd\/config\.json: network\.transferPolicy\.normal is -1; use a hex DWORD/);
+    expect(refusal({ network: { transferPolicy: { background: 'Always' } } })).toBe(`${FILE}: network.transferPolicy.background is not a known key; allowed here: foreground, high, normal, low.`);
+    expect(refusal({ power: { pauseOnBattery: 'yes' } })).toBe(`${FILE}: power.pauseOnBattery is "yes"; use true or false.`);
+    expect(refusal({ power: { onBattery: true } })).toBe(`${FILE}: power.onBattery is not a known key; allowed here: pauseOnBattery.`);
+  });
+
   it('foreground is allowed only inside a schedule entry', () => {
     expect(refusal({ bandwidth: { foreground: '1 MB/s' } })).toBe(
       `${FILE}: bandwidth.foreground is allowed only inside a schedule entry (bandwidth.schedule[N].foreground), for maintenance windows: outside them FOREGROUND jobs are never limited.`,
