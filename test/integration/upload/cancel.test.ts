@@ -85,6 +85,8 @@ describe('Cancel-Session retries', () => {
     expect(first).toMatchObject({ jobId: job.id, remoteName: `${h.server.url}/up/cancelled.bin`, attempts: 1, deadline: start + 24 * HOUR });
     expect(first?.nextAttemptAt).toBe(start + 600 * SEC);
     expect(first?.lastError).toMatch(/503/);
+    // Why the cancelled job is still busy: the Cancel-Session it owes, and when it is tried next.
+    expect((await job.getTransferStatus()).waiting).toMatchObject({ reason: 'CANCEL_SESSION_OWED', attempts: 1, until: new Date(start + 600 * SEC), error: { message: expect.stringMatching(/503/) } });
     await advanceAndWait(h.clock, 600 * SEC, async () => (await attempts(h)) === 2, 'second attempt');
 
     const times = [0, 600 * SEC, ...(await runRetries(h, 600 * SEC, start, 200)).slice(2)];
