@@ -1,7 +1,8 @@
 /**
  * The layering rules of the codebase, checked on the import statements of src/:
- * - the ladder cli -> ipc -> api -> queue -> {engine, store} -> {transport, protocol, job} -> shared:
- *   a module imports only from rungs below its own (never up, never across to a sibling);
+ * - the ladder {cli, daemon} -> ipc -> api -> queue -> {engine, store, scheduler, server, network}
+ *   -> {transport, protocol, policy} -> job -> shared (RUNG below): a module imports only from
+ *   rungs below its own (never up, never across to a sibling);
  * - better-sqlite3 is imported only by src/store, undici only by src/transport;
  * - src/job (state machine, validation, vocabulary) and src/policy (rates, schedules, token bucket,
  *   config schema) are pure: no node: modules, no I/O packages;
