@@ -7,7 +7,6 @@
  * transfer fails with a transport error, when its cost flags or priority change, and at every
  * job that is queued, running or blocked when the network or the config changes.
  */
-import type { Clock } from '../shared/clock.js';
 import type { FailureInfo } from '../job/machine.js';
 import type { JobRecord } from '../job/records.js';
 import type { Priority } from '../job/types.js';
@@ -25,7 +24,6 @@ export interface NetworkGateDeps {
   readonly policy: PolicySource;
   /** What watches the network (the daemon's watchers); null: nothing does (in-process default). */
   readonly network: NetworkSource | null;
-  readonly clock: Clock;
 }
 
 export class NetworkGate {

@@ -52,7 +52,7 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
   });
   const policy = o.policy ?? new PolicyHolder(DEFAULT_CONFIG);
   const limiter = new BandwidthLimiter(o.clock, policy, o.link);
-  const gate = new NetworkGate({ store, funnel, policy, network: o.network ?? null, clock: o.clock });
+  const gate = new NetworkGate({ store, funnel, policy, network: o.network ?? null });
   const rates = new TransferRates(o.clock);
   const host = new QueueRunnerHost(store, funnel, limiter, rates, gate, o.random);
   const schedulerHost = new QueueSchedulerHost({ store, clock: o.clock, engines: o.engines, funnel, host, gate, cancels: () => cancels as RemoteCancels, limiter: () => limiter });
