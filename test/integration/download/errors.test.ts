@@ -31,6 +31,9 @@ describe('range support', () => {
     const error = await job.getError();
     expect(error).toMatchObject({ code: 'BG_E_INSUFFICIENT_RANGE_SUPPORT', hresult: 0x80200013, context: 'REMOTE_FILE' });
     expect(error.file?.remoteName).toBe(`${server.url}/f.bin`);
+    // Settled by the first GET's answer (a 200 without Accept-Ranges): no HEAD, no temp file.
+    expect(server.requests.map((r) => `${r.method} ${r.range ?? ''} ${String(r.outcome)}`)).toEqual(['GET bytes=0- 200']);
+    expect(await tempFilesIn(dir)).toEqual([]);
     // DYNAMIC_CONTENT must be chosen before the first Resume.
     expect(await codeOf(job.setProperty('DYNAMIC_CONTENT', true))).toBe('BG_E_READ_ONLY_PROPERTY_AFTER_RESUME');
     expect(await job.cancel()).toBe('S_OK');
