@@ -163,6 +163,7 @@ async function openResume(run: DownloadRun, client: RemoteClient, tracker: Track
   try {
     const cursor = locate(segments, offset);
     const seg = cursor === null ? undefined : segments[cursor.index];
+    // The offset is below the total (the caller checked), so a segment is left; if not, start over.
     if (cursor === null || seg === undefined) throw new RemoteChanged();
     const start = seg.start + cursor.done;
     const request = ask(run, start, seg.start + seg.length - 1, true);
