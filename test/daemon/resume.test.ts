@@ -35,10 +35,9 @@ async function interruptAndResume(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> 
   const server = await startBitsServer({
     root,
     faults: {
+      // One GET per attempt (no HEAD: the GET's answer gives the size and validators).
       get: [
-        { kind: 'stall', delayMs: 1 }, // HEAD of attempt 1: served
         { kind: 'reset', afterBodyBytes: 2 * 1024 * 1024 }, // GET of attempt 1: cut mid-body
-        { kind: 'stall', delayMs: 1 }, // HEAD of attempt 2: served
         { kind: 'stall' }, // GET of attempt 2: never answered
       ],
     },

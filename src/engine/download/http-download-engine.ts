@@ -36,8 +36,9 @@ export interface DownloadRequest {
   readonly sink: ProgressSink;
   /**
    * 'job' (default): as the job's settings say (custom verb, DYNAMIC_CONTENT, else a static file:
-   * HEAD, then ranged GETs). 'resumable-get': no HEAD, GETs resumed with Range from the durable
-   * offset (resumable-get.ts), for the reply of an UPLOAD_REPLY job.
+   * ranged GETs whose first answer gives the size, static-download.ts). 'resumable-get': no HEAD,
+   * GETs resumed with Range from the durable offset (resumable-get.ts), for the reply of an
+   * UPLOAD_REPLY job.
    */
   readonly mode?: 'job' | 'resumable-get';
   /** The job's headers for a request to a URL (see RemoteClientOptions.headersFor). */

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Credentials } from '../../../src/job/types.js';
+import { BG_LENGTH_TO_EOF, type Credentials, type FileRange } from '../../../src/job/types.js';
 import { digestAuthorization, parseChallenges } from '../../../src/engine/download/http-auth.js';
 import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
@@ -64,8 +64,15 @@ describe('HttpDownloadEngine: Digest against a verifying server', () => {
     return digest;
   }
 
+  // The file in two ranges (back to back, so the temp file is the whole file): two GETs, so the
+  // second shows the answer sent up front.
+  const halves: FileRange[] = [
+    { initialOffset: 0, length: 75_000 },
+    { initialOffset: 75_000, length: BG_LENGTH_TO_EOF },
+  ];
+
   function runner(credentials: Credentials[], name: string): FakeRunner {
-    const r = new FakeRunner(baseJob({ credentials }), { remoteName: `${server?.url ?? ''}/protected.bin`, tempName: join(dir, `BIT${name}.tmp`) });
+    const r = new FakeRunner(baseJob({ credentials }), { remoteName: `${server?.url ?? ''}/protected.bin`, tempName: join(dir, `BIT${name}.tmp`), ranges: halves });
     r.expected = server?.file.content ?? null;
     return r;
   }
@@ -88,7 +95,7 @@ describe('HttpDownloadEngine: Digest against a verifying server', () => {
     const r = runner([DIGEST], '1');
     await engine.transfer(r.context());
     expect(readFileSync(r.file.tempName).equals(server?.file.content as Buffer)).toBe(true);
-    // One challenge (the bare HEAD), then HEAD and GET both verified by the server.
+    // One challenge (the bare first GET), then the GETs of both ranges verified by the server.
     expect(digest.rejected).toBe(1);
     expect(digest.lastReason).toBe('missing');
     expect(digest.verified).toBe(2);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ describe('HttpDownloadEngine (static files)', () => {
     expect(engine.handles('DOWNLOAD', new URL('file:///a'))).toBe(false);
   });
 
-  it('downloads a whole file byte-identical, with HEAD then a ranged GET, durable progress and the server time', async () => {
+  it('downloads a whole file byte-identical with one ranged GET (no HEAD), durable progress and the server time', async () => {
     server = await startFileServer({ content: content(300_000) });
     const r = runner();
     r.job = { ...r.job, customHeaders: 'X-Token: abc\r\nX-Other: 1\r\n' };
@@ -52,11 +52,13 @@ describe('HttpDownloadEngine (static files)', () => {
     expect([...r.progress].sort((a, b) => a - b)).toEqual(r.progress);
     expect(new Set(r.progress).size).toBe(r.progress.length);
     expect(r.calls[0]).toBe('connected');
-    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''}`)).toEqual(['HEAD ', 'GET bytes=0-']);
+    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''}`)).toEqual(['GET bytes=0-']);
     expect(server.requests.every((q) => q.headers['x-token'] === 'abc' && q.headers['x-other'] === '1')).toBe(true);
-    expect(server.requests[1]?.headers['if-range']).toBe('"v1"');
+    // Nothing stored yet: no validator to send.
+    expect(server.requests[0]?.headers['if-range']).toBeUndefined();
+    // The 206's validators are stored with the bytes, for the next resume's If-Range.
+    expect(r.file.engineState).toEqual({ remoteSize: 300_000, lastModified: server.file.lastModified, etag: '"v1"' });
     expect(statSync(r.file.tempName).mtime.getTime()).toBe(Date.parse(server.file.lastModified));
-    // The GET reuses the HEAD's kept-alive connection.
     expect(server.connections).toBe(1);
   });
 
@@ -121,7 +123,8 @@ describe('HttpDownloadEngine (static files)', () => {
     const r = runner({ bytesTransferred: offset, bytesTotal: 100_000, engineState: state });
     await engine.transfer(r.context());
     expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
-    expect(server.requests[1]?.headers.range).toBe(`bytes=${offset}-`);
+    // One GET with If-Range carries the check a HEAD made before.
+    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''} ${q.headers['if-range'] ?? ''}`)).toEqual([`GET bytes=${offset}- "v1"`]);
     expect(r.calls).not.toContain('progress 0');
   });
 
@@ -147,7 +150,9 @@ describe('HttpDownloadEngine (static files)', () => {
     await engine.transfer(r.context());
     expect(r.calls).toContain('setTotal 100000');
     expect(r.calls).toContain('progress 0');
-    expect(server.requests[1]?.headers.range).toBe('bytes=0-');
+    // If-Range with the old date gets the whole new version (200), taken as the file from byte 0.
+    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''} ${q.headers['if-range'] ?? ''}`)).toEqual(['GET bytes=30000- Mon, 01 Jan 2024 00:00:00 GMT']);
+    expect(r.file.engineState).toEqual({ remoteSize: 100_000, lastModified: server.file.lastModified, etag: '"v1"' });
     expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
 
     // Same size, new Last-Modified: also a restart.
@@ -175,12 +180,23 @@ describe('HttpDownloadEngine (static files)', () => {
     expect(server.requests[0]?.headers.range).toBeUndefined();
   });
 
-  it('fails with BG_E_MISSING_FILE_SIZE when HEAD gives no size', async () => {
+  it('takes the size from a 206\'s Content-Range without Content-Length; fails with BG_E_MISSING_FILE_SIZE when neither the GET nor a HEAD gives it', async () => {
     server = await startFileServer({ sendLength: false });
-    const err = await failure(engine.transfer(runner().context()));
+    const sized = runner();
+    await engine.transfer(sized.context());
+    expect(readFileSync(sized.file.tempName).equals(server.file.content)).toBe(true);
+    expect(sized.file.bytesTotal).toBe(100_000);
+    expect(server.requests.map((q) => q.method)).toEqual(['GET']);
+
+    // Without ranges the GET is a chunked 200: no size there, so a HEAD is asked, which has none either.
+    server.requests.length = 0;
+    server.file.ranges = false;
+    const err = await failure(engine.transfer(runner({ tempName: join(dir, 'BIT2.tmp') }).context()));
     expect(err.code).toBe('BG_E_MISSING_FILE_SIZE');
     expect(err.transient).toBe(false);
     expect(err.context).toBe('REMOTE_FILE');
+    expect(server.requests.map((q) => q.method)).toEqual(['GET', 'HEAD']);
+    expect(existsSync(join(dir, 'BIT2.tmp'))).toBe(false);
   });
 
   it('maps 404 to fatal 0x80190194 and 503 to transient 0x801901F7', async () => {
@@ -202,7 +218,10 @@ describe('HttpDownloadEngine (static files)', () => {
     const err = await failure(engine.transfer(r.context()));
     expect(err.code).toBe('BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED');
     expect(err.transient).toBe(false);
-    expect(server.requests.map((q) => q.method)).toEqual(['HEAD']);
+    // Refused on the GET's headers: no byte landed, no temp file was made.
+    expect(server.requests.map((q) => q.method)).toEqual(['GET']);
+    expect(existsSync(r.file.tempName)).toBe(false);
+    expect(r.calls).not.toContain('tempCreated');
 
     // Dynamic content without a size: stopped while streaming.
     server.file.sendLength = false;

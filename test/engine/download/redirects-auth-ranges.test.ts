@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
-import { SECURITY } from '../../../src/job/types.js';
+import { BG_LENGTH_TO_EOF, SECURITY } from '../../../src/job/types.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
 import { hasOpenssl, makeCerts, startHttpsServer, startServer, type TestCerts, type TestServer } from '../../transport/helpers.js';
 import { baseJob, FakeRunner, type FileServer, startFileServer, failure } from './fixtures.js';
@@ -41,8 +41,8 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
     await engine.transfer(r.context());
     expect(r.remoteNames).toEqual([`${server.url}/file.bin`]);
     expect(readFileSync(r.file.tempName).equals(server.file.content)).toBe(true);
-    // The GET goes straight to the final URL.
-    expect(server.requests.map((q) => `${q.method} ${q.url}`)).toEqual(['HEAD /a', 'HEAD /b', 'HEAD /file.bin', 'GET /file.bin']);
+    // One GET, following the hops: no HEAD.
+    expect(server.requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /a', 'GET /b', 'GET /file.bin']);
   });
 
   it('fails the job on a redirect under DISALLOW with BG_E_HTTP_ERROR_<status>', async () => {
@@ -73,10 +73,15 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
     server.requests.length = 0;
     const ok = runner('/file.bin');
     ok.job = { ...ok.job, credentials: [{ target: 'SERVER', scheme: 'BASIC', userName: 'alice', password: 's3cret' }] };
+    // Two ranges that make up the whole file: two GETs.
+    ok.file.ranges = [
+      { initialOffset: 0, length: 50_000 },
+      { initialOffset: 50_000, length: BG_LENGTH_TO_EOF },
+    ];
     await engine.transfer(ok.context());
     expect(readFileSync(ok.file.tempName).equals(server.file.content)).toBe(true);
     // One challenge, then the origin's Authorization is sent up front.
-    expect(server.requests.map((q) => `${q.method} ${q.headers.authorization === undefined ? '-' : 'auth'}`)).toEqual(['HEAD -', 'HEAD auth', 'GET auth']);
+    expect(server.requests.map((q) => `${q.method} ${q.headers.authorization === undefined ? '-' : 'auth'}`)).toEqual(['GET -', 'GET auth', 'GET auth']);
   });
 
   it('custom headers go only to the origin of the remote name, never to a host a redirect points to', async () => {
@@ -89,11 +94,11 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
       expect(readFileSync(r.file.tempName).equals(other.file.content)).toBe(true);
       // Both hops on the job's own origin carry them (a same-origin redirect keeps them) ...
       expect(server.requests.map((q) => `${q.method} ${q.url} ${q.headers['x-api-key'] ?? '-'} ${q.headers['user-agent'] ?? '-'}`)).toEqual([
-        'HEAD /same k1 mine',
-        'HEAD /old k1 mine',
+        'GET /same k1 mine',
+        'GET /old k1 mine',
       ]);
       // ... the other host gets neither the key nor the custom User-Agent (bitsd's own instead).
-      expect(other.requests.map((q) => `${q.method} ${q.headers['x-api-key'] ?? '-'}`)).toEqual(['HEAD -', 'GET -']);
+      expect(other.requests.map((q) => `${q.method} ${q.headers['x-api-key'] ?? '-'}`)).toEqual(['GET -']);
       expect(other.requests.every((q) => q.headers['user-agent']?.startsWith('Microsoft BITS/'))).toBe(true);
     } finally {
       await other.close();
@@ -108,7 +113,7 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
       r.job = { ...r.job, credentials: [{ target: 'SERVER', scheme: 'BASIC', userName: 'alice', password: 's3cret' }] };
       const err = await failure(engine.transfer(r.context()));
       expect(err).toMatchObject({ hresult: 0x80190191, transient: false, context: 'REMOTE_FILE' });
-      expect(other.requests.map((q) => `${q.method} ${q.headers.authorization ?? '-'}`)).toEqual(['HEAD -']);
+      expect(other.requests.map((q) => `${q.method} ${q.headers.authorization ?? '-'}`)).toEqual(['GET -']);
     } finally {
       await other.close();
     }
@@ -129,10 +134,11 @@ describe('HttpDownloadEngine: redirects, credentials, ranges', () => {
     expect(readFileSync(r.file.tempName).equals(expected)).toBe(true);
     expect(r.file.bytesTotal).toBe(420);
     expect(r.file.bytesTransferred).toBe(420);
-    expect(server.requests.filter((q) => q.method === 'GET').map((q) => q.headers.range)).toEqual([
-      'bytes=500-599',
-      'bytes=10-29',
-      `bytes=${size - 300}-${size - 1}`,
+    // No HEAD: the first range's 206 gives the size the others are checked against.
+    expect(server.requests.map((q) => `${q.method} ${q.headers.range ?? ''}`)).toEqual([
+      'GET bytes=500-599',
+      'GET bytes=10-29',
+      `GET bytes=${size - 300}-${size - 1}`,
     ]);
   });
 

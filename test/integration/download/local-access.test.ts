@@ -86,9 +86,9 @@ describe('destination directory not writable at transfer time', () => {
     // Fatal: the retry delay passing brings nothing back.
     expect(report.stateAfterRetryDelay).toBe('ERROR');
     expect(report.errorCountAfterRetryDelay).toBe(1);
-    // The size was asked for, but no body was fetched: the temp file could not be created.
-    expect(server.log('HEAD', '/file.bin')).toHaveLength(1);
-    expect(server.log('GET', '/file.bin')).toHaveLength(0);
+    // One GET told the size; its body was discarded: the temp file could not be created.
+    expect(server.log('HEAD', '/file.bin')).toHaveLength(0);
+    expect(server.log('GET', '/file.bin')).toHaveLength(1);
     // Nothing left behind: no BIT*.tmp, no partial destination.
     expect(report.filesInDirectory).toEqual([]);
     expect(await readdir(destDir)).toEqual([]);

@@ -24,7 +24,8 @@ describe('resume after a dropped connection', () => {
   it('Resume: TRANSIENT_ERROR, then the next GET continues at the durable offset', async () => {
     const dir = await workDir();
     const root = join(dir, 'root');
-    const server = await startReferenceServer({ root, faults: { get: [PASS, { kind: 'reset', afterBodyBytes: 1_000_000 }] } });
+    // No HEAD: the first GET is the one cut off.
+    const server = await startReferenceServer({ root, faults: { get: [{ kind: 'reset', afterBodyBytes: 1_000_000 }] } });
     const content = randomContent(3_000_000);
     await writeFile(join(root, 'big.bin'), content);
     const mgr = await openManager(dir);
@@ -44,6 +45,8 @@ describe('resume after a dropped connection', () => {
 
     await job.resume();
     await waitForState(job, 'TRANSFERRED');
+    // One request per attempt: the resume's GET carries If-Range, so no HEAD is needed.
+    expect(server.requests.map((r) => r.method)).toEqual(['GET', 'GET']);
     const gets = server.requests.filter((r) => r.method === 'GET');
     expect(gets.map((g) => g.outcome)).toEqual(['reset', 206]);
     expect(rangeStart(gets[0]?.range)).toBe(0);
@@ -56,7 +59,7 @@ describe('resume after a dropped connection', () => {
   it('FakeClock: the retry delay brings the job back by itself, resuming at the durable offset', async () => {
     const dir = await workDir();
     const root = join(dir, 'root');
-    const server = await startReferenceServer({ root, faults: { get: [PASS, { kind: 'reset', afterBodyBytes: 700_000 }] } });
+    const server = await startReferenceServer({ root, faults: { get: [{ kind: 'reset', afterBodyBytes: 700_000 }] } });
     const content = randomContent(2_000_000);
     await writeFile(join(root, 'f.bin'), content);
     const clock = new FakeClock();
@@ -77,6 +80,7 @@ describe('resume after a dropped connection', () => {
     expect(server.requests.filter((r) => r.method === 'GET')).toHaveLength(1);
     await clock.advance(1);
     await waitForState(job, 'TRANSFERRED');
+    expect(server.requests.map((r) => r.method)).toEqual(['GET', 'GET']);
     const gets = server.requests.filter((r) => r.method === 'GET');
     expect(gets.map((g) => rangeStart(g.range))).toEqual([0, kept]);
     expect(await job.complete()).toBe('S_OK');
@@ -88,8 +92,8 @@ describe('remote file changed', () => {
   it('changed while the job waits: that file restarts from zero, the earlier file is not downloaded again', async () => {
     const dir = await workDir();
     const root = join(dir, 'root');
-    // HEAD a, GET a, HEAD b pass; the GET of b is cut off.
-    const server = await startReferenceServer({ root, faults: { get: [PASS, PASS, PASS, { kind: 'reset', afterBodyBytes: 400_000 }] } });
+    // GET a passes; the GET of b is cut off.
+    const server = await startReferenceServer({ root, faults: { get: [PASS, { kind: 'reset', afterBodyBytes: 400_000 }] } });
     const a = randomContent(250_000);
     const oldB = randomContent(1_000_000);
     await writeFile(join(root, 'a.bin'), a);
@@ -101,7 +105,8 @@ describe('remote file changed', () => {
     await job.resume();
     await waitForState(job, 'TRANSIENT_ERROR');
     const [fa, fb] = await job.enumFiles();
-    expect((await fb?.getProgress())?.bytesTransferred).toBeGreaterThan(0);
+    const kept = (await fb?.getProgress())?.bytesTransferred ?? 0;
+    expect(kept).toBeGreaterThan(0);
     const aTemp = await fa?.getTemporaryName();
     const aMtime = (await stat(aTemp as string)).mtimeMs;
 
@@ -113,10 +118,10 @@ describe('remote file changed', () => {
     await job.resume();
     await waitForState(job, 'TRANSFERRED');
 
-    // Only b was fetched again, from byte 0.
+    // Only b was fetched again, in one request: the resumed GET's If-Range named the old version,
+    // so the server answered with the whole new one (200), which became the file from byte 0.
     expect(server.requests.every((r) => r.target === '/b.bin')).toBe(true);
-    const gets = server.requests.filter((r) => r.method === 'GET');
-    expect(gets.map((g) => rangeStart(g.range))).toEqual([0]);
+    expect(server.requests.map((r) => `${r.method} ${rangeStart(r.range)} ${r.outcome}`)).toEqual([`GET ${kept} 200`]);
     expect(await fa?.getProgress()).toEqual({ bytesTotal: a.length, bytesTransferred: a.length, completed: false });
     expect(await fb?.getProgress()).toEqual({ bytesTotal: newB.length, bytesTransferred: newB.length, completed: false });
     expect((await stat(aTemp as string)).mtimeMs).toBe(aMtime);
@@ -126,7 +131,7 @@ describe('remote file changed', () => {
     expect(await tempFilesIn(dir)).toEqual([]);
   });
 
-  it('changed between the HEAD and the resumed GET: If-Range catches it and the file restarts in the same run', async () => {
+  it('changed just before the resumed GET: If-Range catches it, and the 200 with the new version restarts the file in the same request', async () => {
     const dir = await workDir();
     const server = await startFileServer();
     const a = server.put('/a', randomContent(100_000));
@@ -156,7 +161,7 @@ describe('remote file changed', () => {
     await job.resume();
     await waitForState(job, 'TRANSFERRED');
     const after = server.requests.slice(before).map((r) => `${r.method} ${r.url} ${r.headers.range ?? ''}`);
-    expect(after).toEqual(['HEAD /b ', `GET /b bytes=${kept}-`, 'HEAD /b ', 'GET /b bytes=0-']);
+    expect(after).toEqual([`GET /b bytes=${kept}-`]);
     expect(await job.complete()).toBe('S_OK');
     expectSameBytes(await readFile(join(dir, 'a')), a);
     expectSameBytes(await readFile(join(dir, 'b')), newB);
@@ -256,8 +261,8 @@ describe('stopping and starting mid-body', () => {
   it('a range download cut off mid-range resumes inside that range', async () => {
     const dir = await workDir();
     const root = join(dir, 'root');
-    // HEAD, first range pass; the second range's GET is cut after 100,000 bytes.
-    const server = await startReferenceServer({ root, faults: { get: [PASS, PASS, { kind: 'reset', afterBodyBytes: 100_000 }] } });
+    // The first range passes (its 206 gives the size: no HEAD); the second range's GET is cut after 100,000 bytes.
+    const server = await startReferenceServer({ root, faults: { get: [PASS, { kind: 'reset', afterBodyBytes: 100_000 }] } });
     const content = randomContent(1_000_000);
     await writeFile(join(root, 'r.bin'), content);
     const mgr = await openManager(dir);

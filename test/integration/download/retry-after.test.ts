@@ -7,12 +7,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/index.js';
-import type { FaultRule } from '../../../src/server/index.js';
 import { expectSameBytes, openManager, randomContent, startReferenceServer, waitForState, workDir } from './helpers.js';
 
 const SEC = 1000;
-/** A rule that serves the request normally (leaves out a header nobody sends). */
-const PASS: FaultRule = { kind: 'omit-header', header: 'x-nothing' };
+
+async function pollUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 async function setUp(): Promise<{ dir: string; root: string; content: Buffer; clock: FakeClock }> {
   const dir = await workDir();
@@ -23,7 +28,7 @@ async function setUp(): Promise<{ dir: string; root: string; content: Buffer; cl
 }
 
 describe('Retry-After from the server', () => {
-  it('503 with Retry-After: 900 on the HEAD: the job waits 900 s (not its 60 s retry delay), then completes', async () => {
+  it('503 with Retry-After: 900 on the first GET: the job waits 900 s (not its 60 s retry delay), then completes', async () => {
     const { dir, root, content, clock } = await setUp();
     const server = await startReferenceServer({ root, faults: { get: [{ kind: 'status', status: 503, headers: { 'Retry-After': '900' } }] } });
     await writeFile(join(root, 'f.bin'), content);
@@ -34,7 +39,7 @@ describe('Retry-After from the server', () => {
     await job.resume();
     await waitForState(job, 'TRANSIENT_ERROR');
     expect(await job.getError()).toMatchObject({ code: 'BG_E_HTTP_ERROR_503', context: 'REMOTE_FILE' });
-    expect(server.requests.map((r) => `${r.method} ${String(r.outcome)}`)).toEqual(['HEAD 503']);
+    expect(server.requests.map((r) => `${r.method} ${String(r.outcome)}`)).toEqual(['GET 503']);
 
     // The retry delay passes, and much more: still waiting, nothing sent.
     await clock.advance(900 * SEC - 1);
@@ -44,16 +49,19 @@ describe('Retry-After from the server', () => {
 
     await clock.advance(1);
     await waitForState(job, 'TRANSFERRED');
-    expect(server.requests.length).toBeGreaterThan(1);
+    expect(server.requests.map((r) => `${r.method} ${String(r.outcome)}`)).toEqual(['GET 503', 'GET 206']);
     expect(await job.complete()).toBe('S_OK');
     expectSameBytes(await readFile(join(dir, 'f.bin')), content);
   });
 
-  it('429 with an HTTP-date on a ranged GET: the job waits until that date, then resumes and completes', async () => {
+  it('429 with an HTTP-date on the resumed ranged GET: the job waits until that date, then resumes and completes', async () => {
     const { dir, root, content, clock } = await setUp();
-    const until = new Date(clock.now() + 30 * 60 * SEC).toUTCString();
-    // The HEAD is served; the first GET gets the 429.
-    const server = await startReferenceServer({ root, faults: { get: [PASS, { kind: 'status', status: 429, headers: { 'Retry-After': until } }] } });
+    // The first GET is cut after 100,000 bytes; the one that resumes after the retry delay gets the 429.
+    const until = new Date(clock.now() + 60 * SEC + 30 * 60 * SEC).toUTCString();
+    const server = await startReferenceServer({
+      root,
+      faults: { get: [{ kind: 'reset', afterBodyBytes: 100_000 }, { kind: 'status', status: 429, headers: { 'Retry-After': until } }] },
+    });
     await writeFile(join(root, 'g.bin'), content);
     const mgr = await openManager(dir, { clock });
     const job = await mgr.createJob('retry-after date', 'DOWNLOAD');
@@ -61,8 +69,12 @@ describe('Retry-After from the server', () => {
     await job.setMinimumRetryDelay(60);
     await job.resume();
     await waitForState(job, 'TRANSIENT_ERROR');
+    const kept = (await job.getProgress()).bytesTransferred;
+    expect(kept).toBeGreaterThan(0);
+    await clock.advance(60 * SEC);
+    await pollUntil(async () => server.requests.length === 2 && (await job.getState()) === 'TRANSIENT_ERROR');
     expect(await job.getError()).toMatchObject({ code: 'BG_E_HTTP_ERROR_429', hresult: 0x801901ad });
-    expect(server.requests.map((r) => `${r.method} ${String(r.outcome)}`)).toEqual(['HEAD 200', 'GET 429']);
+    expect(server.requests.map((r) => `${r.method} ${r.range ?? ''} ${String(r.outcome)}`)).toEqual(['GET bytes=0- reset', `GET bytes=${kept}- 429`]);
 
     await clock.advance(30 * 60 * SEC - 1);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -71,6 +83,7 @@ describe('Retry-After from the server', () => {
 
     await clock.advance(1);
     await waitForState(job, 'TRANSFERRED');
+    expect(server.requests.map((r) => `${r.range ?? ''} ${String(r.outcome)}`).at(-1)).toBe(`bytes=${kept}- 206`);
     expect(await job.complete()).toBe('S_OK');
     expectSameBytes(await readFile(join(dir, 'g.bin')), content);
   });
