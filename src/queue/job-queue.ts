@@ -51,6 +51,11 @@ export interface JobQueueOptions {
   readonly network?: NetworkSource;
   /** Uniform draws in [0, 1) for the jitter of retry delays (src/job/retry-wait.ts). */
   readonly random: () => number;
+  /**
+   * The boot this process runs in, asked once at open (src/shared/boot-id.ts); progress recorded
+   * in another boot falls back to its synced offset at start-up. Default systemBootId.
+   */
+  readonly bootId?: () => string;
 }
 
 /** What the API reads; it writes only through the queue's methods. */
@@ -84,8 +89,13 @@ export class JobQueue {
     this.#rooms = wireRooms(store, options);
   }
 
-  /** Crash recovery, then scheduling: owed file work is finished, cut-off transfers requeued. */
+  /**
+   * Crash recovery, then scheduling: after a reboot, offsets fall back to what reached the disk;
+   * owed file work is finished, cut-off transfers requeued.
+   */
   async #start(): Promise<void> {
+    // First: nothing may resume (or be delivered) from bytes the page cache lost with the system.
+    this.#rooms.funnel.fallBackToSyncedOffsets();
     this.#rooms.sweeper.start();
     await this.#rooms.closer.finishOwedWork();
     for (const id of this.#store.activeJobIds()) {

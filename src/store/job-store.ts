@@ -187,7 +187,7 @@ export class JobStore {
   }
 
   /** Progress of one file; the job's modification time moves and its no-progress window closes. */
-  recordFileProgress(jobId: string, index: number, patch: FileProgressPatch, now: number): void {
+  recordFileProgress(jobId: string, index: number, patch: FileProgressPatch & Pick<FilePatch, 'bootId'>, now: number): void {
     this.#updateFile(jobId, index, patch);
     this.#updateJob(jobId, { modifiedAt: now, noProgressSince: null });
   }
@@ -205,8 +205,26 @@ export class JobStore {
   }
 
   /** UPLOAD_REPLY: where the reply comes from and goes, and how far it got. */
-  recordReplyProgress(jobId: string, reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replyTempIdentity'>, now: number): void {
+  recordReplyProgress(
+    jobId: string,
+    reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replySyncedBytes' | 'replyBootId' | 'replyTempIdentity'>,
+    now: number,
+  ): void {
     this.#updateJob(jobId, { ...reply, modifiedAt: now, noProgressSince: null });
+  }
+
+  /**
+   * Start-up in another boot than the one progress was recorded in (docs/download-engine.md,
+   * "Durability"): each unfinished file's, and each reply's, bytesTransferred falls back to its
+   * synced bytes, since the page cache that held the rest died with the system. Files already
+   * transferred were synced whole and are left alone. Returns how many rows fell back.
+   */
+  fallBackToSyncedOffsets(bootId: string): { files: number; replies: number } {
+    this.#write();
+    const files = this.#stmts.fallBackFiles.run(bootId, bootId).changes;
+    this.#write();
+    const replies = this.#stmts.fallBackReplies.run(bootId, bootId).changes;
+    return { files, replies };
   }
 
   /** Every byte of the file is transferred (`delivered`: uploads, which have nothing to move). */
@@ -362,8 +380,8 @@ function prepareStatements(db: Database.Database) {
     getFile: prepare<[string, number], SqlRow>('SELECT * FROM files WHERE job_id = ? AND idx = ?'),
     countFiles: prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
     insertFile: prepare<[Record<string, unknown>], unknown>(
-      `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
-       VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @transferred, @completed, @ranges, @engine_state)`,
+      `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, synced_bytes, boot_id, transferred, completed, ranges, engine_state)
+       VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @synced_bytes, @boot_id, @transferred, @completed, @ranges, @engine_state)`,
     ),
     getCredentials: prepare<[string], SqlRow>('SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme'),
     upsertCredential: prepare<[string, string, string, string | null, string | null], unknown>(
@@ -392,6 +410,14 @@ function prepareStatements(db: Database.Database) {
     transportFailures: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NULL AND error_context = 'GENERAL_TRANSPORT'"),
     queuedAhead: prepare<[number, number, number, number, number], { n: number }>(
       "SELECT COUNT(*) AS n FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL AND priority BETWEEN ? AND ? AND (priority < ? OR (priority = ? AND queue_seq < ?))",
+    ),
+    // No index: these run once per start-up, and an index on the offsets would be rewritten by
+    // every progress record.
+    fallBackFiles: prepare<[string, string]>(
+      'UPDATE files SET bytes_transferred = synced_bytes, boot_id = ? WHERE bytes_transferred > synced_bytes AND transferred = 0 AND boot_id IS NOT ?',
+    ),
+    fallBackReplies: prepare<[string, string]>(
+      'UPDATE jobs SET reply_bytes_transferred = reply_synced_bytes, reply_boot_id = ? WHERE reply_bytes_transferred > reply_synced_bytes AND reply_boot_id IS NOT ?',
     ),
     purgeFinal: prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND file_intent IS NULL AND final_at <= ?`),
   };

@@ -143,7 +143,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker,
     const mtime = modificationTime(p.remote.lastModified);
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();
-    tracker.progress(position);
+    tracker.flushed(position);
   } finally {
     await file.close();
   }

@@ -244,7 +244,7 @@ export class UploadSession {
     if (!resolved.ok) throw ackReadError(resolved, 'Fragment');
     const dir = dirname(this.#ctx.job.replyFileName || this.#ctx.file.localName);
     const tempName = join(dir, `BIT${randomBytes(4).toString('hex').toUpperCase()}.tmp`);
-    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} } };
+    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0, bytesSynced: 0, tempIdentity: null, download: {} } };
     this.#progress(total);
     return 'done';
   }
@@ -267,6 +267,7 @@ export class UploadSession {
           tempName: next.tempName,
           bytesTotal: next.bytesTotal,
           bytesTransferred: next.bytesReceived,
+          syncedBytes: next.bytesSynced,
           tempIdentity: next.tempIdentity,
         });
       },

@@ -59,6 +59,7 @@ export function makeFile(options: ContextOptions): TransferFile {
     tempName: '',
     bytesTotal: options.bytesTotal ?? -1,
     bytesTransferred: options.bytesTransferred ?? 0,
+    syncedBytes: options.bytesTransferred ?? 0,
     ranges: null,
     engineState: options.engineState ?? {},
     tempIdentity: null,

@@ -63,7 +63,7 @@ describe('upload-reply', () => {
     // The temp file bitsd created, by identity, for Complete to check before it renames it.
     const identity = identityOf(await stat(tempName, { bigint: true }));
     expect(state.reply?.tempIdentity).toBe(identity);
-    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, tempIdentity: identity });
+    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, syncedBytes: 9, tempIdentity: identity });
     // Upload progress finished at the file size, with the reply state in the same write.
     expect(rec.progress.at(-1)?.bytes).toBe(60);
     expect(readUploadState(rec.progress.at(-1)?.state).phase).toBe('reply');
@@ -146,7 +146,7 @@ describe('upload-reply', () => {
       sessionId: 'r1',
       fileSize: 5,
       fileMtimeMs: 1,
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, bytesSynced: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state, bytesTransferred: 5 });
@@ -169,7 +169,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 11, tempIdentity, download: { lastModified: null, etag: '"e1"' } },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 11, bytesSynced: 11, tempIdentity, download: { lastModified: null, etag: '"e1"' } },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -180,7 +180,7 @@ describe('upload-reply', () => {
     await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
     await run;
     expect(await readFile(tempName, 'utf8')).toBe('hello world');
-    expect(readUploadState(rec.lastState)).toMatchObject({ phase: 'closed', reply: { bytesTotal: 11, bytesReceived: 11, tempIdentity } });
+    expect(readUploadState(rec.lastState)).toMatchObject({ phase: 'closed', reply: { bytesTotal: 11, bytesReceived: 11, bytesSynced: 11, tempIdentity } });
   });
 
   it('a symlink planted at the reply temp name is refused before any request; the file it points at is untouched', async () => {
@@ -194,7 +194,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 0, bytesSynced: 0, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -219,7 +219,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, bytesSynced: 5, tempIdentity, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -237,7 +237,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5, bytesSynced: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
