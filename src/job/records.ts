@@ -90,6 +90,12 @@ export interface JobRecord {
 
 export type JobPatch = Partial<Omit<JobRecord, 'id' | 'type' | 'owner' | 'createdAt'>>;
 
+/** What a report of the UPLOAD_REPLY job's reply download may change on the job row. */
+export type ReplyProgressPatch = Pick<
+  JobPatch,
+  'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replySyncedBytes' | 'replyBootId' | 'replyTempIdentity'
+>;
+
 export interface FileRecord {
   readonly jobId: string;
   readonly index: number;

@@ -11,7 +11,7 @@ import { BandwidthLimiter } from './bandwidth.js';
 import { JobCloser } from './closer.js';
 import { FileWork } from './file-work.js';
 import { JobFunnel } from './funnel.js';
-import type { JobQueueOptions } from './job-queue.js';
+import type { JobQueueOptions } from './queue-options.js';
 import { LiveCounts } from './live-counts.js';
 import { NetworkGate } from './network-gate.js';
 import { Notifier } from './notifier.js';

@@ -9,11 +9,13 @@
 import type Database from 'better-sqlite3';
 import type { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, FileIdentity, JobType } from '../job/types.js';
-import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
+import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord, ReplyProgressPatch } from '../job/records.js';
 import { type AppliedMigration, appliedMigrations, pragmas, schemaSql, type StorePragmas } from './diagnostics.js';
 import { GroupCommit } from './group-commit.js';
 import { openDatabase, type OpenStoreOptions } from './open-database.js';
 import { RawRows } from './raw-rows.js';
+import { StatementCache } from './statement-cache.js';
+import { fallBackToSyncedOffsets } from './synced-offsets.js';
 import { fileFromRow, fileToRow, jobFromRow, jobToRow, AGGREGATE_SQL, FINAL_STATES_SQL as FINAL, type JobWithAggregate, type SqlRow, splitAggregate, type WriteStats } from './records.js';
 
 export type { JobAggregate, JobWithAggregate, WriteStats } from './records.js';
@@ -23,7 +25,7 @@ export { DATABASE_FILE, type OpenStoreOptions } from './open-database.js';
 export class JobStore {
   readonly path: string;
   readonly #db: Database.Database;
-  readonly #updateCache = new Map<string, Database.Statement>();
+  readonly #cache: StatementCache;
   readonly #stmts: Statements;
   readonly #group: GroupCommit;
   #statements = 0;
@@ -44,6 +46,7 @@ export class JobStore {
       }),
     });
     this.#stmts = prepareStatements(db);
+    this.#cache = new StatementCache(db);
   }
 
   /** Opens (creating if needed) the database in `dataDir`, with owner-only permissions, migrated. */
@@ -116,7 +119,7 @@ export class JobStore {
     const cols = Object.keys(row);
     this.#write();
     // Positional parameters: binding ~60 named ones cost ~9 µs more per insert (bench case 5).
-    this.#cachedStatement(`insert:${cols.join(',')}`, () =>
+    this.#cache.get(`insert:${cols.join(',')}`, () =>
       `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
     ).run(Object.values(row));
   }
@@ -155,7 +158,7 @@ export class JobStore {
     const cols = Object.keys(row);
     if (cols.length === 0) return;
     this.#write();
-    this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
+    this.#cache.get(`update-job:${cols.join(',')}`, () =>
       `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
     ).run(...Object.values(row), id);
   }
@@ -205,26 +208,14 @@ export class JobStore {
   }
 
   /** UPLOAD_REPLY: where the reply comes from and goes, and how far it got. */
-  recordReplyProgress(
-    jobId: string,
-    reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replySyncedBytes' | 'replyBootId' | 'replyTempIdentity'>,
-    now: number,
-  ): void {
+  recordReplyProgress(jobId: string, reply: ReplyProgressPatch, now: number): void {
     this.#updateJob(jobId, { ...reply, modifiedAt: now, noProgressSince: null });
   }
 
-  /**
-   * Start-up in another boot than the one progress was recorded in (docs/download-engine.md,
-   * "Durability"): each unfinished file's, and each reply's, bytesTransferred falls back to its
-   * synced bytes, since the page cache that held the rest died with the system. Files already
-   * transferred were synced whole and are left alone. Returns how many rows fell back.
-   */
+  /** Start-up: progress recorded in another boot than `bootId` keeps its synced bytes only (synced-offsets.ts). */
   fallBackToSyncedOffsets(bootId: string): { files: number; replies: number } {
     this.#write();
-    const files = this.#stmts.fallBackFiles.run(bootId, bootId).changes;
-    this.#write();
-    const replies = this.#stmts.fallBackReplies.run(bootId, bootId).changes;
-    return { files, replies };
+    return fallBackToSyncedOffsets(this.#db, bootId);
   }
 
   /** Every byte of the file is transferred (`delivered`: uploads, which have nothing to move). */
@@ -257,7 +248,7 @@ export class JobStore {
     const cols = Object.keys(row);
     if (cols.length === 0) return;
     this.#write();
-    this.#cachedStatement(`update-file:${cols.join(',')}`, () =>
+    this.#cache.get(`update-file:${cols.join(',')}`, () =>
       `UPDATE files SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE job_id = ? AND idx = ?`,
     ).run(...Object.values(row), jobId, index);
   }
@@ -343,15 +334,6 @@ export class JobStore {
   queuedAhead(from: number, to: number, priority: number, queueSeq: number): number {
     return this.#stmts.queuedAhead.get(from, to, priority, priority, queueSeq)?.n ?? 0;
   }
-
-  #cachedStatement(key: string, sql: () => string): Database.Statement {
-    let stmt = this.#updateCache.get(key);
-    if (!stmt) {
-      stmt = this.#db.prepare(sql());
-      this.#updateCache.set(key, stmt);
-    }
-    return stmt;
-  }
 }
 
 type SqlValue = SqlRow[string];
@@ -410,14 +392,6 @@ function prepareStatements(db: Database.Database) {
     transportFailures: prepare<[], { id: string }>("SELECT id FROM jobs WHERE state = 'TRANSIENT_ERROR' AND blocked_since IS NULL AND error_context = 'GENERAL_TRANSPORT'"),
     queuedAhead: prepare<[number, number, number, number, number], { n: number }>(
       "SELECT COUNT(*) AS n FROM jobs WHERE state = 'QUEUED' AND file_intent IS NULL AND priority BETWEEN ? AND ? AND (priority < ? OR (priority = ? AND queue_seq < ?))",
-    ),
-    // No index: these run once per start-up, and an index on the offsets would be rewritten by
-    // every progress record.
-    fallBackFiles: prepare<[string, string]>(
-      'UPDATE files SET bytes_transferred = synced_bytes, boot_id = ? WHERE bytes_transferred > synced_bytes AND transferred = 0 AND boot_id IS NOT ?',
-    ),
-    fallBackReplies: prepare<[string, string]>(
-      'UPDATE jobs SET reply_bytes_transferred = reply_synced_bytes, reply_boot_id = ? WHERE reply_bytes_transferred > reply_synced_bytes AND reply_boot_id IS NOT ?',
     ),
     purgeFinal: prepare<[number]>(`DELETE FROM jobs WHERE state IN ${FINAL} AND cancel_pending = 0 AND file_intent IS NULL AND final_at <= ?`),
   };

@@ -67,10 +67,13 @@ class WriteBehind {
   #done: number;
   #inflight: Promise<void> | null = null;
   #failure: unknown = null;
+  readonly #onWritten: () => void;
 
-  constructor(file: TempFile, position: number) {
+  /** `onWritten` runs after each batch's write returned (so progress moves while the socket stalls). */
+  constructor(file: TempFile, position: number, onWritten: () => void) {
     this.#file = file;
     this.#done = position;
+    this.#onWritten = onWritten;
   }
 
   /** Temp-file offset up to which every write has returned. */
@@ -105,6 +108,7 @@ class WriteBehind {
         // One writev for the whole batch: no concatenated copy to allocate and collect.
         await this.#file.writev(batch, at);
         this.#done = at + length;
+        this.#onWritten();
       }
     } catch (err) {
       this.#failure = err;
@@ -183,7 +187,6 @@ export async function writeBody(o: BodyWriteOptions): Promise<number> {
   const everyMs = o.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
   const syncBytes = o.syncBytes ?? SYNC_BYTES;
   const syncMs = o.syncIntervalMs ?? SYNC_INTERVAL_MS;
-  const writer = new WriteBehind(o.file, o.position);
   const syncer = new Syncer(o.file, Math.min(o.synced, o.position));
   let written = 0;
   let reported = { written: o.position, synced: syncer.synced };
@@ -198,6 +201,20 @@ export async function writeBody(o: BodyWriteOptions): Promise<number> {
     reported = now;
     o.onProgress(now.written, now.synced);
   };
+  /** After each chunk read and each batch written: a background flush, a report, when due. */
+  const tick = (): void => {
+    if (o.signal.aborted) return;
+    const now = o.clock.now();
+    if (!syncer.running && (writer.done - syncer.synced >= syncBytes || now - lastSync >= syncMs)) {
+      lastSync = now;
+      syncer.start(writer.done, report);
+    }
+    if (writer.done - reported.written >= everyBytes || now - lastReport >= everyMs) {
+      lastReport = now;
+      report();
+    }
+  };
+  const writer = new WriteBehind(o.file, o.position, tick);
   try {
     for await (const chunk of o.body) {
       if (o.signal.aborted) throw abortReason(o.signal);
@@ -221,15 +238,7 @@ export async function writeBody(o: BodyWriteOptions): Promise<number> {
       }
       await writer.write(data, o.position + written);
       written += data.length;
-      const now = o.clock.now();
-      if (!syncer.running && (writer.done - syncer.synced >= syncBytes || now - lastSync >= syncMs)) {
-        lastSync = now;
-        syncer.start(writer.done, report);
-      }
-      if (writer.done - reported.written >= everyBytes || now - lastReport >= everyMs) {
-        lastReport = now;
-        report();
-      }
+      tick();
     }
   } catch (err) {
     // Stop the socket feeding a body we no longer read; a no-op when it already failed.

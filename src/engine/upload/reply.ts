@@ -32,6 +32,18 @@ function replyJob(job: TransferJob): TransferJob {
   return { ...job, httpMethod: null, dynamicContent: false, maxDownloadSize: null };
 }
 
+/** The reply state as the queue records it (ProgressSink.replyProgress). */
+export function replyInfo(reply: ReplyState): ReplyInfo {
+  return {
+    url: reply.url,
+    tempName: reply.tempName,
+    bytesTotal: reply.bytesTotal,
+    bytesTransferred: reply.bytesReceived,
+    syncedBytes: reply.bytesSynced,
+    tempIdentity: reply.tempIdentity,
+  };
+}
+
 /**
  * Where the reply resumes: the engine state's offsets, cut back to what the queue recorded for the
  * same reply (TransferFile.reply), which start-up cut back to the synced bytes after a reboot.

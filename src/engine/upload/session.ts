@@ -20,7 +20,7 @@ import { ackBitsError, ackReadError, describeError, invalidResponse, outcomeErro
 import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
 import { FAST_FRAGMENT_MS, type ResolvedUploadOptions, SLOW_FRAGMENT_MS } from './options.js';
 import { closeRetryDecision } from './close-window.js';
-import { fetchReply } from './reply.js';
+import { fetchReply, replyInfo } from './reply.js';
 import { type UploadState, writeUploadState } from './state.js';
 import { type JobConnection, targetUrl } from './target.js';
 
@@ -262,14 +262,7 @@ export class UploadSession {
       update: (next) => {
         this.#state = { ...this.#state, reply: next };
         this.#ctx.sink.saveState(writeUploadState(this.#state));
-        this.#ctx.sink.replyProgress({
-          url: next.url,
-          tempName: next.tempName,
-          bytesTotal: next.bytesTotal,
-          bytesTransferred: next.bytesReceived,
-          syncedBytes: next.bytesSynced,
-          tempIdentity: next.tempIdentity,
-        });
+        this.#ctx.sink.replyProgress(replyInfo(next));
       },
     });
     this.#state = { ...this.#state, phase: 'closing', reply: done };

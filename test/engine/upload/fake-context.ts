@@ -29,6 +29,8 @@ export interface ContextOptions {
   readonly replyFileName?: string | null;
   readonly signal?: AbortSignal;
   readonly clock?: FakeClock;
+  /** UPLOAD_REPLY: the reply as the queue recorded it (TransferFile.reply). */
+  readonly reply?: ReplyInfo;
 }
 
 export function makeJob(options: Pick<ContextOptions, 'type' | 'customHeaders' | 'credentials' | 'replyFileName'>): TransferJob {
@@ -63,6 +65,7 @@ export function makeFile(options: ContextOptions): TransferFile {
     ranges: null,
     engineState: options.engineState ?? {},
     tempIdentity: null,
+    ...(options.reply !== undefined ? { reply: options.reply } : {}),
   };
 }
 
