@@ -29,7 +29,7 @@ export interface HttpDownloadEngineOptions {
   readonly progressBytes?: number;
   /** ... or every this many ms. Default 1 s. */
   readonly progressIntervalMs?: number;
-  /** A background fdatasync (the synced offset) every this many bytes. Default 64 MiB. */
+  /** A background fdatasync (the synced offset) every this many bytes. Default 16 MiB. */
   readonly syncBytes?: number;
   /** ... or every this many ms. Default 5 s. */
   readonly syncIntervalMs?: number;

@@ -1,7 +1,7 @@
 /**
  * Progress is persisted at a bounded rate, not once per network chunk (docs/download-engine.md,
  * "Durability": the written offset at most every 8 MiB or 1 s, the synced one after a background
- * fdatasync every 64 MiB or 5 s), never ahead of the bytes in the temp file, and the synced
+ * fdatasync every 16 MiB or 5 s), never ahead of the bytes in the temp file, and the synced
  * offset never ahead of the written one. The server writes its body in 16 KiB pieces; the engine
  * runs on a FakeClock that only the test moves, so which rule fires is decided by the test, not
  * by the machine's speed.
@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROGRESS_BYTES, SYNC_INTERVAL_MS } from '../../../src/engine/download/body-writer.js';
+import { PROGRESS_BYTES, SYNC_BYTES, SYNC_INTERVAL_MS } from '../../../src/engine/download/body-writer.js';
 import { HttpDownloadEngine, type HttpDownloadEngineOptions } from '../../../src/engine/download/http-download-engine.js';
 import { tempFileFlushes } from '../../../src/engine/download/temp-file.js';
 import { FakeClock } from '../../../src/shared/clock.js';
@@ -109,7 +109,7 @@ describe('HttpDownloadEngine: progress rate', () => {
   });
 
   /**
-   * Runs one transfer with the engine defaults (8 MiB / 1 s, syncs every 64 MiB / 5 s) or `options`
+   * Runs one transfer with the engine defaults (8 MiB / 1 s, syncs every 16 MiB / 5 s) or `options`
    * on `clock`; returns every progress call and the fdatasync calls made.
    */
   async function download(url: string, clock: FakeClock, options: Partial<HttpDownloadEngineOptions> = {}): Promise<{ reports: Report[]; runner: FakeRunner; flushes: number }> {
@@ -145,17 +145,26 @@ describe('HttpDownloadEngine: progress rate', () => {
     // The reports made while the body streamed (not the restart-to-0 with the validators, not the end).
     const { written: during, synced } = split(reports, size);
     expect(during.length).toBeGreaterThanOrEqual(1);
-    // Below 64 MiB and with the clock standing still, no fdatasync runs in the body: the one
-    // fdatasync is the final one, before the file counts as transferred.
-    expect(synced).toEqual([]);
-    expect(flushes).toBe(1);
+    // The clock stands still: only the 16 MiB rule syncs in the background, one flush at a time
+    // (so at 16 and 32 MiB, or later), each synced offset at least 16 MiB past the one before;
+    // then the final fdatasync, before the file counts as transferred.
+    expect(synced.length).toBeGreaterThanOrEqual(1);
+    expect(synced.length).toBeLessThanOrEqual(size / SYNC_BYTES - 1);
+    let lastSynced = 0;
+    for (const n of synced) {
+      expect(n - lastSynced).toBeGreaterThanOrEqual(SYNC_BYTES);
+      lastSynced = n;
+    }
+    for (const r of reports) expect(r.synced).toBeLessThanOrEqual(r.offset);
+    expect(flushes).toBe(synced.length + 1);
     let previous = 0;
     for (const n of during) {
       expect(n - previous).toBeGreaterThanOrEqual(PROGRESS_BYTES);
       previous = n;
     }
-    // At most one report per 8 MiB, plus the validators' report at 0 and the final ones.
-    expect(reports.length).toBeLessThanOrEqual(size / PROGRESS_BYTES + 3);
+    // At most one report per 8 MiB and one per background sync, plus the validators' report at 0
+    // and the final ones.
+    expect(reports.length).toBeLessThanOrEqual(size / PROGRESS_BYTES + 3 + synced.length);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     expect(sha(readFileSync(runner.file.tempName))).toBe(sha(body));
   });
@@ -208,27 +217,18 @@ describe('HttpDownloadEngine: progress rate', () => {
     expect(reports.at(-1)).toMatchObject({ offset: size, synced: size });
   });
 
-  it('48 MiB with a 16 MiB sync cadence: a background fdatasync per 16 MiB, each synced offset at least 16 MiB on, never ahead', async () => {
+  it('48 MiB with the sync cadence out of reach: no fdatasync in the body, one before the file counts as transferred', async () => {
     const size = 48 * 1024 * 1024;
     const body = content(size);
     server = await startChunkedServer(body);
-    const syncBytes = 16 * 1024 * 1024;
-    const { reports, flushes } = await download(`${server.url}/big`, new FakeClock(), { syncBytes });
+    const { reports, flushes } = await download(`${server.url}/big`, new FakeClock(), { syncBytes: 2 ** 40 });
 
-    const { synced } = split(reports, size);
-    // Started at 16 and 32 MiB of written bytes (one at a time, so maybe later); 48 MiB is the end.
-    expect(synced.length).toBeGreaterThanOrEqual(1);
-    expect(synced.length).toBeLessThanOrEqual(2);
-    let previous = 0;
-    for (const n of synced) {
-      expect(n - previous).toBeGreaterThanOrEqual(syncBytes);
-      previous = n;
-    }
+    expect(split(reports, size).synced).toEqual([]);
     for (const r of reports) {
-      expect(r.synced).toBeLessThanOrEqual(r.offset);
+      if (r.offset < size) expect(r.synced).toBe(0);
       expect(r.offset).toBeLessThanOrEqual(r.onDisk);
     }
-    expect(flushes).toBe(synced.length + 1);
+    expect(flushes).toBe(1);
     expect(reports.at(-1)).toMatchObject({ offset: size, synced: size });
   });
 });

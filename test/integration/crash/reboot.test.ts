@@ -3,8 +3,10 @@
  * records each download's written offset (bytes in the page cache) and synced offset (bytes an
  * fdatasync covered) with the boot id, which a test sets with BITSD_TEST_BOOT_ID.
  *
- * A 100 MiB download from a server that holds the body after 90 MiB has had one background
- * fdatasync (every 64 MiB) and written progress past it; the daemon is killed there with -9.
+ * A 64 MiB download whose first GET drops after 20 MiB (a network failure: what arrived is
+ * written, fdatasync'ed and recorded as synced) and whose resumed GET holds after 12 MiB more
+ * (written progress every 8 MiB, no background fdatasync before 16 MiB more) is killed there
+ * with -9, its written offset past its synced one.
  * - Restarted in the same boot, it trusts the page cache: the next GET starts at the written offset.
  * - Restarted in another boot, after the temp file's unsynced tail was zeroed or cut off (what a
  *   power loss may leave), it starts from the synced offset.
@@ -20,8 +22,9 @@ import { waitFor } from '../../helpers/temp.js';
 import { onCleanup, randomContent, startFileServer, waitForState, workDir } from '../download/helpers.js';
 
 const MIB = 1024 * 1024;
-const SIZE = 100 * MIB;
-const HOLD_AFTER = 90 * MIB;
+const SIZE = 64 * MIB;
+const DROP_AT = 20 * MIB;
+const HOLD_AFTER = 12 * MIB;
 
 interface Row {
   readonly offset: number;
@@ -67,7 +70,7 @@ async function killedMidway() {
   const dir = await workDir();
   const server = await startFileServer();
   const content = server.put('/big.bin', randomContent(SIZE));
-  server.holdNext('/big.bin', HOLD_AFTER);
+  server.dropNext('/big.bin', DROP_AT);
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'bitsd.sock');
   const destination = join(dir, 'big.bin');
@@ -76,18 +79,23 @@ async function killedMidway() {
   const job = await client.createJob('reboot', 'DOWNLOAD');
   await job.addFile(`${server.url}/big.bin`, destination);
   await job.resume();
-  // Written progress comes every 8 MiB: the last report before the hold is past 80 MiB.
-  const before = await waitFor(() => {
+  await waitForState(job, 'TRANSIENT_ERROR', 30_000);
+  const dropped = row(dataDir, job.id);
+  expect(dropped.synced).toBe(dropped.offset);
+  expect(dropped.synced).toBeGreaterThan(0);
+
+  server.holdNext('/big.bin', HOLD_AFTER);
+  await job.resume();
+  const held = await waitFor(() => {
     const r = row(dataDir, job.id);
-    return r.offset >= HOLD_AFTER - 8 * MIB && r.synced > 0 ? r : null;
+    return r.offset >= dropped.offset + HOLD_AFTER - 8 * MIB ? r : null;
   }, 30_000, 'written progress past the synced offset');
   await client.close();
   daemon.child.kill('SIGKILL');
   expect((await daemon.exited).signal).toBe('SIGKILL');
   const image = row(dataDir, job.id);
-  expect(image.offset).toBeGreaterThanOrEqual(before.offset);
-  expect(image.offset).toBeGreaterThan(image.synced);
-  expect(image.synced).toBeGreaterThanOrEqual(64 * MIB);
+  expect(image.offset).toBeGreaterThanOrEqual(held.offset);
+  expect(image.synced).toBe(dropped.synced);
   expect(image.bootId).toBe('boot-a');
   return { dir, server, content, dataDir, socket, destination, jobId: job.id, image };
 }

@@ -43,7 +43,7 @@ export interface ManagerSetup {
   readonly timeoutMs?: number;
   /** Draws for retry jitter (default always 0: retries fall exactly at the retry delay). */
   readonly random?: () => number;
-  /** A background fdatasync every this many bytes (default the engine's, 64 MiB). */
+  /** A background fdatasync every this many bytes (default the engine's, 16 MiB). */
   readonly syncBytes?: number;
   /** The boot the manager runs in (default the kernel's boot id). */
   readonly bootId?: string;
