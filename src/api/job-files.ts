@@ -51,6 +51,8 @@ export function insertNewFiles(job: JobRecord, tx: TransactionWrites, files: rea
       tempName: tempNameFor(f.localName),
       bytesTotal: -1,
       bytesTransferred: 0,
+      syncedBytes: 0,
+      bootId: null,
       transferred: false,
       completed: false,
       ranges: f.ranges,

@@ -64,6 +64,13 @@ export interface ManagerOptions {
    * Cancel-Session). Default Math.random; tests pass a fixed sequence.
    */
   readonly random?: () => number;
+  /**
+   * The boot this process runs in (src/shared/boot-id.ts), asked once at open: download progress
+   * is recorded with it, and progress from another boot falls back to the bytes an fdatasync
+   * covered (docs/download-engine.md, "Durability"). Default: the kernel's
+   * /proc/sys/kernel/random/boot_id (a random id per process where procfs is missing).
+   */
+  readonly bootId?: () => string;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -111,6 +118,7 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
       ...(options.link ? { link: options.link } : {}),
       ...(options.network ? { network: options.network } : {}),
       random: options.random ?? Math.random,
+      ...(options.bootId ? { bootId: options.bootId } : {}),
     });
     return new BackgroundCopyManager(queue, options.owner ?? defaultOwner());
   }

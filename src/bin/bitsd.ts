@@ -20,6 +20,7 @@ import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
 import { BackgroundCopyManager } from '../api/manager.js';
 import { crashSeamFromEnv } from '../shared/crash-seam.js';
+import { bootIdFromEnv } from '../shared/boot-id.js';
 import { procLinkProbe } from '../shared/net-counters.js';
 import { AlreadyRunningError } from '../daemon/lock.js';
 import { SocketInUseError, UnsafePathError } from '../daemon/socket-dir.js';
@@ -186,8 +187,11 @@ async function main(): Promise<void> {
     uid: typeof process.getuid === 'function' ? process.getuid() : 0,
     version: packageVersion(),
     isProcessAlive,
-    // Crash tests start bitsd with BITSD_TEST_CRASH_AT to stop it dead at a step boundary.
-    openManager: (dataDir, fromConfig) => BackgroundCopyManager.open({ dataDir, ...fromConfig, crashSeam: crashSeamFromEnv(process.env), link: procLinkProbe }),
+    // Crash tests start bitsd with BITSD_TEST_CRASH_AT to stop it dead at a step boundary, and
+    // with BITSD_TEST_BOOT_ID to make a restart look like a reboot (or not); otherwise the
+    // kernel's boot id.
+    openManager: (dataDir, fromConfig) =>
+      BackgroundCopyManager.open({ dataDir, ...fromConfig, crashSeam: crashSeamFromEnv(process.env), link: procLinkProbe, bootId: bootIdFromEnv(process.env) }),
   });
   handleSignals(daemon, log);
   try {

@@ -7,14 +7,17 @@
  *
  * Contract:
  * - `transfer()` resolves when every byte of the file is transferred (download: in the temp file,
- *   flushed; upload: acknowledged by the server and the session closed).
+ *   flushed by an fdatasync that covered all of it; upload: acknowledged by the server and the
+ *   session closed). Only then does the queue mark the file transferred.
  * - It rejects with a BitsError whose `transient` says whether a later retry may succeed, and whose
  *   `context` says where it failed (LOCAL_FILE, REMOTE_FILE, GENERAL_TRANSPORT, ...). Anything else
  *   it throws is treated as a fatal GENERAL_QUEUE_MANAGER error.
  * - When `signal` aborts (suspend, cancel, preemption, shutdown) it stops promptly and rejects;
  *   the runner ignores that rejection. Progress already reported stays valid.
- * - `sink.progress()` must only report bytes that are durable (on disk after a flush, or acknowledged
- *   by the server), and should be called at a bounded rate, not once per network chunk.
+ * - `sink.progress()` must only report bytes that a crash of the process cannot lose (download:
+ *   their write() calls returned, so they are at least in the page cache; upload: acknowledged by
+ *   the server), each with how many of them a crash of the system cannot lose either (download:
+ *   an fdatasync covered them); at a bounded rate, not once per network chunk.
  */
 import type { Clock } from '../shared/clock.js';
 import type { ClientCertificate, Credentials, FileIdentity, FileRange, JobType, Priority, ProxySettings } from '../job/types.js';
@@ -54,13 +57,24 @@ export interface TransferFile {
   readonly tempName: string;
   /** BG_SIZE_UNKNOWN (-1) until known. */
   readonly bytesTotal: number;
-  /** Durable bytes so far: resume from here (after checking validators). */
+  /**
+   * Bytes so far that a crash of the process could not lose: resume from here (after checking
+   * validators). After a reboot the queue has already cut this back to syncedBytes.
+   */
   readonly bytesTransferred: number;
+  /** The part of bytesTransferred on disk (an fdatasync covered it). */
+  readonly syncedBytes: number;
   /** addFileWithRanges ranges, or null for the whole file. */
   readonly ranges: readonly FileRange[] | null;
   readonly engineState: EngineState;
   /** The temp file as created by the engine (see ProgressSink.tempCreated); null before that. */
   readonly tempIdentity: FileIdentity | null;
+  /**
+   * UPLOAD_REPLY: the reply as the queue recorded it (ProgressSink.replyProgress), after
+   * start-up's reboot rule; the reply resumes from no further than its bytesTransferred. Absent
+   * for other jobs and before the reply.
+   */
+  readonly reply?: ReplyInfo;
 }
 
 export interface ReplyInfo {
@@ -68,7 +82,10 @@ export interface ReplyInfo {
   /** Absolute path of the reply's temp file. */
   readonly tempName: string;
   readonly bytesTotal: number;
+  /** As TransferFile.bytesTransferred, for the reply. */
   readonly bytesTransferred: number;
+  /** As TransferFile.syncedBytes, for the reply. */
+  readonly syncedBytes: number;
   /** The reply's temp file as created; null before that. */
   readonly tempIdentity: FileIdentity | null;
 }
@@ -83,8 +100,13 @@ export interface ProgressSink {
   connected(): void;
   /** The file's total size became known (or changed: then bytesTransferred restarts). */
   setTotal(bytesTotal: number): void;
-  /** Durable progress of this file, optionally with engine state saved in the same write. */
-  progress(bytesTransferred: number, engineState?: EngineState): void;
+  /**
+   * Progress of this file (see the contract above), optionally with engine state saved in the
+   * same write. `syncedBytes`: how many of the bytes are on disk, default all of them (uploads,
+   * and downloads right after an fdatasync). Downloads report bytes between flushes with fewer:
+   * after a reboot the queue resumes them from there (docs/download-engine.md, "Durability").
+   */
+  progress(bytesTransferred: number, engineState?: EngineState, syncedBytes?: number): void;
   /** Saves engine state without progress (e.g. the session id right after Create-Session). */
   saveState(engineState: EngineState): void;
   /** ALLOW_REPORT redirects: the file's remote name becomes the final URL. */

@@ -60,7 +60,12 @@ export interface JobRecord {
   readonly replyUrl: string | null;
   readonly replyTempName: string | null;
   readonly replyBytesTotal: number;
+  /** The reply's bytes a crash of the process cannot lose; see FileRecord.bytesTransferred. */
   readonly replyBytesTransferred: number;
+  /** The part of replyBytesTransferred on disk (fdatasync); see FileRecord.syncedBytes. */
+  readonly replySyncedBytes: number;
+  /** The boot the reply's progress was recorded in; see FileRecord.bootId. */
+  readonly replyBootId: string | null;
   readonly cancelPending: boolean;
   readonly cancelNextAt: number | null;
   readonly cancelDeadline: number | null;
@@ -85,6 +90,12 @@ export interface JobRecord {
 
 export type JobPatch = Partial<Omit<JobRecord, 'id' | 'type' | 'owner' | 'createdAt'>>;
 
+/** What a report of the UPLOAD_REPLY job's reply download may change on the job row. */
+export type ReplyProgressPatch = Pick<
+  JobPatch,
+  'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replySyncedBytes' | 'replyBootId' | 'replyTempIdentity'
+>;
+
 export interface FileRecord {
   readonly jobId: string;
   readonly index: number;
@@ -92,7 +103,18 @@ export interface FileRecord {
   readonly localName: string;
   readonly tempName: string;
   readonly bytesTotal: number;
+  /**
+   * Bytes a crash of the process cannot lose: for downloads, their write() calls returned (they
+   * are at least in the page cache); for uploads, the server acknowledged them.
+   */
   readonly bytesTransferred: number;
+  /**
+   * The part of bytesTransferred that a crash of the system cannot lose either (downloads: an
+   * fdatasync covered it). After a reboot, bytesTransferred falls back to it.
+   */
+  readonly syncedBytes: number;
+  /** The boot (src/shared/boot-id.ts) the progress was recorded in; null before any progress. */
+  readonly bootId: string | null;
   readonly transferred: boolean;
   readonly completed: boolean;
   readonly ranges: readonly FileRange[] | null;
@@ -104,4 +126,4 @@ export interface FileRecord {
 export type FilePatch = Partial<Omit<FileRecord, 'jobId' | 'index'>>;
 
 /** What a progress report may change on a file row (with the job's modification time). */
-export type FileProgressPatch = Pick<FilePatch, 'bytesTotal' | 'bytesTransferred' | 'engineState' | 'remoteName'>;
+export type FileProgressPatch = Pick<FilePatch, 'bytesTotal' | 'bytesTransferred' | 'syncedBytes' | 'engineState' | 'remoteName'>;

@@ -78,13 +78,16 @@ export class JobFunnel implements ProgressWrites {
   readonly #clock: Clock;
   readonly #notifier: Notifier;
   readonly #effects: FunnelEffects;
+  /** The boot this process runs in, recorded with every offset (src/shared/boot-id.ts). */
+  readonly #bootId: string;
   #queueSeq: number;
 
-  constructor(store: JobStore, clock: Clock, notifier: Notifier, effects: FunnelEffects) {
+  constructor(store: JobStore, clock: Clock, notifier: Notifier, effects: FunnelEffects, bootId: string) {
     this.#store = store;
     this.#clock = clock;
     this.#notifier = notifier;
     this.#effects = effects;
+    this.#bootId = bootId;
     this.#queueSeq = store.maxQueueSeq();
   }
 
@@ -144,7 +147,9 @@ export class JobFunnel implements ProgressWrites {
   }
 
   recordFileProgress(jobId: string, fileIndex: number, patch: FileProgressPatch): void {
-    this.#store.transaction(() => this.#store.recordFileProgress(jobId, fileIndex, patch, this.#clock.now()));
+    // An offset is only as good as the boot that wrote it: start-up compares (fallBackToSyncedOffsets).
+    const recorded = patch.bytesTransferred === undefined ? patch : { ...patch, bootId: this.#bootId };
+    this.#store.transaction(() => this.#store.recordFileProgress(jobId, fileIndex, recorded, this.#clock.now()));
     this.#progressEvent(jobId);
   }
 
@@ -168,6 +173,8 @@ export class JobFunnel implements ProgressWrites {
         replyTempName: reply.tempName,
         replyBytesTotal: reply.bytesTotal,
         replyBytesTransferred: reply.bytesTransferred,
+        replySyncedBytes: reply.syncedBytes,
+        replyBootId: this.#bootId,
         ...(reply.tempIdentity !== null ? { replyTempIdentity: reply.tempIdentity } : {}),
       },
       this.#clock.now(),
@@ -175,7 +182,15 @@ export class JobFunnel implements ProgressWrites {
     this.#progressEvent(jobId);
   }
 
-  /** Every byte of one file is transferred (downloads: in the temp file; uploads: on the server). */
+  /**
+   * Start-up: offsets recorded in another boot keep only their synced bytes (the page cache that
+   * held the rest is gone). Nothing is written when the boot is the same. Before any transfer runs.
+   */
+  fallBackToSyncedOffsets(): { files: number; replies: number } {
+    return this.#store.transaction(() => this.#store.fallBackToSyncedOffsets(this.#bootId));
+  }
+
+  /** Every byte of one file is transferred (downloads: in the temp file, synced; uploads: on the server). */
   fileTransferred(jobId: string, fileIndex: number): void {
     const job = this.#store.getJob(jobId);
     if (!job) return;

@@ -16,42 +16,18 @@
 import { v4 as uuidv4 } from 'uuid';
 import type { Clock } from '../shared/clock.js';
 import { BitsError } from '../shared/errors.js';
-import type { CrashSeam } from '../shared/crash-seam.js';
-import type { NetworkSource, PolicySource } from '../policy/index.js';
-import type { LinkProbe } from '../shared/net-counters.js';
 import type { JobEvent } from '../job/machine.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobType, PendingCancellation, Quotas, TransferStatus } from '../job/types.js';
 import { JobStore, type WriteStats } from '../store/job-store.js';
-import type { TransferEngine } from '../engine/types.js';
 import type { CancelResult, CompleteResult } from './closer.js';
 import type { ApplyOptions } from './funnel.js';
 import { newJobRecord } from './new-job.js';
 import type { QueueEmitter } from './events.js';
+import type { JobQueueOptions } from './queue-options.js';
 import { type Rooms, wireRooms } from './wiring.js';
 
-export interface JobQueueOptions {
-  readonly dataDir: string;
-  readonly clock: Clock;
-  readonly engines: readonly TransferEngine[];
-  readonly quotas: Quotas;
-  readonly maxBackground: number;
-  readonly maxForeground: number;
-  readonly timeSliceMs: number;
-  readonly inactivityTimeoutMs: number;
-  /** Final jobs are forgotten this long after they ended. */
-  readonly finalRetentionMs: number;
-  /** Test hook: where a crash test stops the process (shared/crash-seam.ts). */
-  readonly crashSeam?: CrashSeam;
-  /** The bandwidth policy (the daemon's config file); default: nothing limited. */
-  readonly policy?: PolicySource;
-  /** What the link carries, for yielding to other traffic; default: none (nothing yields). */
-  readonly link?: LinkProbe;
-  /** The network and power as the daemon's watchers see them; default: none (nothing goes offline). */
-  readonly network?: NetworkSource;
-  /** Uniform draws in [0, 1) for the jitter of retry delays (src/job/retry-wait.ts). */
-  readonly random: () => number;
-}
+export type { JobQueueOptions } from './queue-options.js';
 
 /** What the API reads; it writes only through the queue's methods. */
 export type JobReads = Pick<JobStore, 'getJob' | 'getJobType' | 'getJobWithAggregate' | 'getFiles' | 'countFiles' | 'listLiveJobIds'>;
@@ -84,8 +60,13 @@ export class JobQueue {
     this.#rooms = wireRooms(store, options);
   }
 
-  /** Crash recovery, then scheduling: owed file work is finished, cut-off transfers requeued. */
+  /**
+   * Crash recovery, then scheduling: after a reboot, offsets fall back to what reached the disk;
+   * owed file work is finished, cut-off transfers requeued.
+   */
   async #start(): Promise<void> {
+    // First: nothing may resume (or be delivered) from bytes the page cache lost with the system.
+    this.#rooms.funnel.fallBackToSyncedOffsets();
     this.#rooms.sweeper.start();
     await this.#rooms.closer.finishOwedWork();
     for (const id of this.#store.activeJobIds()) {

@@ -59,6 +59,8 @@ export function newJobRecord(id: string, displayName: string, type: JobType, own
     replyTempName: null,
     replyBytesTotal: -1,
     replyBytesTransferred: 0,
+    replySyncedBytes: 0,
+    replyBootId: null,
     cancelPending: false,
     cancelNextAt: null,
     cancelDeadline: null,

@@ -45,15 +45,17 @@ export class FileProgressSink implements ProgressSink {
   setTotal(bytesTotal: number): void {
     if (this.#signal.aborted || bytesTotal === this.#bytesTotal) return;
     // A known size that changes means the remote file changed: its progress starts over.
-    const patch = this.#bytesTotal >= 0 ? { bytesTotal, bytesTransferred: 0 } : { bytesTotal };
+    const patch = this.#bytesTotal >= 0 ? { bytesTotal, bytesTransferred: 0, syncedBytes: 0 } : { bytesTotal };
     this.#bytesTotal = bytesTotal;
     this.#writes.recordFileProgress(this.#jobId, this.#fileIndex, patch);
   }
 
-  progress(bytesTransferred: number, engineState?: EngineState): void {
+  progress(bytesTransferred: number, engineState?: EngineState, syncedBytes = bytesTransferred): void {
     if (this.#signal.aborted) return;
     this.connected();
-    this.#writes.recordFileProgress(this.#jobId, this.#fileIndex, engineState === undefined ? { bytesTransferred } : { bytesTransferred, engineState });
+    // Never more synced than transferred: a smaller offset (a restart) takes the synced one with it.
+    const offsets = { bytesTransferred, syncedBytes: Math.min(syncedBytes, bytesTransferred) };
+    this.#writes.recordFileProgress(this.#jobId, this.#fileIndex, engineState === undefined ? offsets : { ...offsets, engineState });
   }
 
   saveState(engineState: EngineState): void {

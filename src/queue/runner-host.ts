@@ -44,7 +44,7 @@ export class QueueRunnerHost implements RunnerHost {
   load(jobId: string): { job: TransferJob; files: TransferFile[] } | null {
     const job = this.#reads.getJob(jobId);
     if (!job) return null;
-    const files = this.#reads.getFiles(jobId).filter((f) => !f.transferred).map(toTransferFile);
+    const files = this.#reads.getFiles(jobId).filter((f) => !f.transferred).map((f) => toTransferFile(f, job));
     return { job: this.transferJob(job), files };
   }
 

@@ -3,7 +3,7 @@
  * store's records. Pure mapping.
  */
 import type { Credentials } from '../job/types.js';
-import type { TransferFile, TransferJob } from '../engine/types.js';
+import type { ReplyInfo, TransferFile, TransferJob } from '../engine/types.js';
 import type { FileRecord, JobRecord } from '../job/records.js';
 
 export function toTransferJob(job: JobRecord, credentials: readonly Credentials[]): TransferJob {
@@ -26,7 +26,9 @@ export function toTransferJob(job: JobRecord, credentials: readonly Credentials[
   };
 }
 
-export function toTransferFile(f: FileRecord): TransferFile {
+/** `job`: the file's job, whose reply (UPLOAD_REPLY) goes with the file; omit it where no transfer runs. */
+export function toTransferFile(f: FileRecord, job?: JobRecord): TransferFile {
+  const reply = job ? replyOf(job) : null;
   return {
     index: f.index,
     remoteName: f.remoteName,
@@ -34,8 +36,23 @@ export function toTransferFile(f: FileRecord): TransferFile {
     tempName: f.tempName,
     bytesTotal: f.bytesTotal,
     bytesTransferred: f.bytesTransferred,
+    syncedBytes: f.syncedBytes,
     ranges: f.ranges,
     engineState: f.engineState,
     tempIdentity: f.tempIdentity,
+    ...(reply !== null ? { reply } : {}),
+  };
+}
+
+/** An UPLOAD_REPLY job's reply as recorded (jobs.reply_*), or null before it has a URL. */
+function replyOf(job: JobRecord): ReplyInfo | null {
+  if (job.type !== 'UPLOAD_REPLY' || job.replyUrl === null || job.replyTempName === null) return null;
+  return {
+    url: job.replyUrl,
+    tempName: job.replyTempName,
+    bytesTotal: job.replyBytesTotal,
+    bytesTransferred: job.replyBytesTransferred,
+    syncedBytes: job.replySyncedBytes,
+    tempIdentity: job.replyTempIdentity,
   };
 }

@@ -2,6 +2,7 @@
  * Builds the queue's rooms and connects each to the narrow part of the others it needs (see
  * job-queue.ts for what each room does). Nothing here holds state of its own.
  */
+import { systemBootId } from '../shared/boot-id.js';
 import { noCrashSeams } from '../shared/crash-seam.js';
 import type { JobStore } from '../store/job-store.js';
 import { DEFAULT_CONFIG, PolicyHolder } from '../policy/index.js';
@@ -10,7 +11,7 @@ import { BandwidthLimiter } from './bandwidth.js';
 import { JobCloser } from './closer.js';
 import { FileWork } from './file-work.js';
 import { JobFunnel } from './funnel.js';
-import type { JobQueueOptions } from './job-queue.js';
+import type { JobQueueOptions } from './queue-options.js';
 import { LiveCounts } from './live-counts.js';
 import { NetworkGate } from './network-gate.js';
 import { Notifier } from './notifier.js';
@@ -45,11 +46,17 @@ export function wireRooms(store: JobStore, o: JobQueueOptions): Rooms {
   const notifier = new Notifier(o.clock, (id) => store.getJob(id));
   let cancels: RemoteCancels | null = null;
   let scheduler: Scheduler;
-  const funnel = new JobFunnel(store, o.clock, notifier, {
-    abortTransfer: (id) => scheduler.abort(id),
-    wakeScheduler: () => scheduler.wake(),
-    becameFinal: (job) => live.left(job.owner),
-  });
+  const funnel = new JobFunnel(
+    store,
+    o.clock,
+    notifier,
+    {
+      abortTransfer: (id) => scheduler.abort(id),
+      wakeScheduler: () => scheduler.wake(),
+      becameFinal: (job) => live.left(job.owner),
+    },
+    (o.bootId ?? systemBootId)(),
+  );
   const policy = o.policy ?? new PolicyHolder(DEFAULT_CONFIG);
   const limiter = new BandwidthLimiter(o.clock, policy, o.link);
   const gate = new NetworkGate({ store, funnel, policy, network: o.network ?? null });

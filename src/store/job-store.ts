@@ -9,11 +9,13 @@
 import type Database from 'better-sqlite3';
 import type { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, FileIdentity, JobType } from '../job/types.js';
-import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord } from '../job/records.js';
+import type { FileProgressPatch, FilePatch, FileRecord, JobPatch, JobRecord, ReplyProgressPatch } from '../job/records.js';
 import { type AppliedMigration, appliedMigrations, pragmas, schemaSql, type StorePragmas } from './diagnostics.js';
 import { GroupCommit } from './group-commit.js';
 import { openDatabase, type OpenStoreOptions } from './open-database.js';
 import { RawRows } from './raw-rows.js';
+import { StatementCache } from './statement-cache.js';
+import { fallBackToSyncedOffsets } from './synced-offsets.js';
 import { fileFromRow, fileToRow, jobFromRow, jobToRow, AGGREGATE_SQL, FINAL_STATES_SQL as FINAL, type JobWithAggregate, type SqlRow, splitAggregate, type WriteStats } from './records.js';
 
 export type { JobAggregate, JobWithAggregate, WriteStats } from './records.js';
@@ -23,7 +25,7 @@ export { DATABASE_FILE, type OpenStoreOptions } from './open-database.js';
 export class JobStore {
   readonly path: string;
   readonly #db: Database.Database;
-  readonly #updateCache = new Map<string, Database.Statement>();
+  readonly #cache: StatementCache;
   readonly #stmts: Statements;
   readonly #group: GroupCommit;
   #statements = 0;
@@ -44,6 +46,7 @@ export class JobStore {
       }),
     });
     this.#stmts = prepareStatements(db);
+    this.#cache = new StatementCache(db);
   }
 
   /** Opens (creating if needed) the database in `dataDir`, with owner-only permissions, migrated. */
@@ -116,7 +119,7 @@ export class JobStore {
     const cols = Object.keys(row);
     this.#write();
     // Positional parameters: binding ~60 named ones cost ~9 µs more per insert (bench case 5).
-    this.#cachedStatement(`insert:${cols.join(',')}`, () =>
+    this.#cache.get(`insert:${cols.join(',')}`, () =>
       `INSERT INTO jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
     ).run(Object.values(row));
   }
@@ -155,7 +158,7 @@ export class JobStore {
     const cols = Object.keys(row);
     if (cols.length === 0) return;
     this.#write();
-    this.#cachedStatement(`update-job:${cols.join(',')}`, () =>
+    this.#cache.get(`update-job:${cols.join(',')}`, () =>
       `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
     ).run(...Object.values(row), id);
   }
@@ -187,7 +190,7 @@ export class JobStore {
   }
 
   /** Progress of one file; the job's modification time moves and its no-progress window closes. */
-  recordFileProgress(jobId: string, index: number, patch: FileProgressPatch, now: number): void {
+  recordFileProgress(jobId: string, index: number, patch: FileProgressPatch & Pick<FilePatch, 'bootId'>, now: number): void {
     this.#updateFile(jobId, index, patch);
     this.#updateJob(jobId, { modifiedAt: now, noProgressSince: null });
   }
@@ -205,8 +208,14 @@ export class JobStore {
   }
 
   /** UPLOAD_REPLY: where the reply comes from and goes, and how far it got. */
-  recordReplyProgress(jobId: string, reply: Pick<JobPatch, 'replyUrl' | 'replyTempName' | 'replyBytesTotal' | 'replyBytesTransferred' | 'replyTempIdentity'>, now: number): void {
+  recordReplyProgress(jobId: string, reply: ReplyProgressPatch, now: number): void {
     this.#updateJob(jobId, { ...reply, modifiedAt: now, noProgressSince: null });
+  }
+
+  /** Start-up: progress recorded in another boot than `bootId` keeps its synced bytes only (synced-offsets.ts). */
+  fallBackToSyncedOffsets(bootId: string): { files: number; replies: number } {
+    this.#write();
+    return fallBackToSyncedOffsets(this.#db, bootId);
   }
 
   /** Every byte of the file is transferred (`delivered`: uploads, which have nothing to move). */
@@ -239,7 +248,7 @@ export class JobStore {
     const cols = Object.keys(row);
     if (cols.length === 0) return;
     this.#write();
-    this.#cachedStatement(`update-file:${cols.join(',')}`, () =>
+    this.#cache.get(`update-file:${cols.join(',')}`, () =>
       `UPDATE files SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE job_id = ? AND idx = ?`,
     ).run(...Object.values(row), jobId, index);
   }
@@ -325,15 +334,6 @@ export class JobStore {
   queuedAhead(from: number, to: number, priority: number, queueSeq: number): number {
     return this.#stmts.queuedAhead.get(from, to, priority, priority, queueSeq)?.n ?? 0;
   }
-
-  #cachedStatement(key: string, sql: () => string): Database.Statement {
-    let stmt = this.#updateCache.get(key);
-    if (!stmt) {
-      stmt = this.#db.prepare(sql());
-      this.#updateCache.set(key, stmt);
-    }
-    return stmt;
-  }
 }
 
 type SqlValue = SqlRow[string];
@@ -362,8 +362,8 @@ function prepareStatements(db: Database.Database) {
     getFile: prepare<[string, number], SqlRow>('SELECT * FROM files WHERE job_id = ? AND idx = ?'),
     countFiles: prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM files WHERE job_id = ?'),
     insertFile: prepare<[Record<string, unknown>], unknown>(
-      `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, transferred, completed, ranges, engine_state)
-       VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @transferred, @completed, @ranges, @engine_state)`,
+      `INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred, synced_bytes, boot_id, transferred, completed, ranges, engine_state)
+       VALUES (@job_id, @idx, @remote_name, @local_name, @temp_name, @bytes_total, @bytes_transferred, @synced_bytes, @boot_id, @transferred, @completed, @ranges, @engine_state)`,
     ),
     getCredentials: prepare<[string], SqlRow>('SELECT target, scheme, user_name, password FROM credentials WHERE job_id = ? ORDER BY target, scheme'),
     upsertCredential: prepare<[string, string, string, string | null, string | null], unknown>(

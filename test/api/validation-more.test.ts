@@ -142,7 +142,7 @@ describe('setReplyFileName once the reply download has started', () => {
     attempt.progress(7, 7);
     // The upload is running, the reply has not started: the name may still change.
     await job.setReplyFileName(join(dir, 'replies', 'first'));
-    attempt.ctx.sink.replyProgress({ url: 'http://h.invalid/reply/1', tempName: join(dir, 'replies', 'BITREPLY.tmp'), bytesTotal: 100, bytesTransferred: 10, tempIdentity: null });
+    attempt.ctx.sink.replyProgress({ url: 'http://h.invalid/reply/1', tempName: join(dir, 'replies', 'BITREPLY.tmp'), bytesTotal: 100, bytesTransferred: 10, syncedBytes: 10, tempIdentity: null });
     expect(await job.getReplyProgress()).toEqual({ bytesTotal: 100, bytesTransferred: 10 });
     await fails(job.setReplyFileName(join(dir, 'replies', 'second')), 'BG_E_INVALID_STATE', /reply download has started/);
     await fails(job.setReplyFileName(null), 'BG_E_INVALID_STATE', /reply download has started/);

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { BackgroundCopyManager } from '../../src/api/manager.js';
 import { BitsClient } from '../../src/ipc/client.js';
+import { tempFileFlushes } from '../../src/engine/download/temp-file.js';
 import type { WriteStats } from '../../src/store/job-store.js';
 import { runJobs, type TransferSpec } from './lib/jobs.js';
 import { queueScale, type QueueScaleTask } from './lib/queue-scale.js';
@@ -23,6 +24,8 @@ export type WorkerTask =
 export interface WorkerResult {
   readonly ms: number;
   readonly writes?: WriteStats;
+  /** fdatasync calls of download temp files during the run (in-process tasks). */
+  readonly flushes?: number;
   readonly figures?: Readonly<Record<string, number>>;
 }
 
@@ -37,12 +40,14 @@ async function main(): Promise<void> {
       concurrency: { background: task.background },
     });
     const before = mgr.queue.writeStats();
+    const flushesBefore = tempFileFlushes();
     const t0 = performance.now();
     await runJobs(mgr, task);
     const ms = performance.now() - t0;
     const after = mgr.queue.writeStats();
+    const flushes = tempFileFlushes() - flushesBefore;
     await mgr.close();
-    result = { ms, writes: { statements: after.statements - before.statements, commits: after.commits - before.commits } };
+    result = { ms, writes: { statements: after.statements - before.statements, commits: after.commits - before.commits }, flushes };
   } else if (task.task === 'transfer-ipc') {
     const client = await BitsClient.connect({ socket: task.socket, timeoutMs: 0 });
     const t0 = performance.now();

@@ -18,9 +18,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const store = JobStore.open({ dataDir: join(dir, 'data'), now: 1 });
     const applied = store.appliedMigrations();
-    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql']);
+    expect(applied.map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql', '0005_synced_offsets.sql']);
     expect(applied[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
-    expect(store.userVersion()).toBe(4);
+    expect(store.userVersion()).toBe(5);
     store.close();
   });
 
@@ -28,7 +28,7 @@ describe('migrations', () => {
     const dir = await tempDir();
     JobStore.open({ dataDir: dir, now: 1 }).close();
     const again = JobStore.open({ dataDir: dir, now: 2 });
-    expect(again.appliedMigrations()).toHaveLength(4);
+    expect(again.appliedMigrations()).toHaveLength(5);
     again.close();
   });
 
@@ -36,9 +36,9 @@ describe('migrations', () => {
     const dir = await tempDir();
     const child = join(root, 'dist/test/fixtures/open-store.js');
     const results = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, dir])));
-    for (const r of results) expect(r.stdout.trim()).toBe('4');
+    for (const r of results) expect(r.stdout.trim()).toBe('5');
     const store = JobStore.open({ dataDir: dir, now: 3 });
-    expect(store.appliedMigrations()).toHaveLength(4);
+    expect(store.appliedMigrations()).toHaveLength(5);
     store.close();
   });
 
@@ -55,10 +55,35 @@ describe('migrations', () => {
     expect(v1.prepare("SELECT name FROM sqlite_schema WHERE name = 'jobs_live_modified'").get()).toBeDefined();
     v1.close();
     const v2 = JobStore.open({ dataDir: join(dir, 'data'), now: 2 });
-    expect(v2.userVersion()).toBe(4);
-    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql']);
+    expect(v2.userVersion()).toBe(5);
+    expect(v2.appliedMigrations().map((m) => m.name)).toEqual(['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql', '0005_synced_offsets.sql']);
     expect(v2.schemaSql()).not.toContain('jobs_live_modified');
     v2.close();
+  });
+
+  it('0005: offsets recorded before it (all flushed first) count as synced, with no boot', async () => {
+    const dir = await tempDir();
+    const old = join(dir, 'old-migrations');
+    for (const name of ['0001_init.sql', '0002_inactivity_sweep.sql', '0003_file_intents.sql', '0004_network.sql']) {
+      await cp(join(defaultMigrationsDir(), name), join(old, name));
+    }
+    await mkdir(join(dir, 'data'));
+    const v4 = new Database(join(dir, 'data', DATABASE_FILE));
+    migrate(v4, readMigrations(old), 1);
+    const id = '{00000000-0000-4000-8000-000000000005}';
+    v4.prepare(
+      `INSERT INTO jobs (id, type, state, display_name, owner, priority, notify_flags, min_retry_delay_sec, no_progress_timeout_sec,
+         max_download_time_sec, proxy_usage, cost_flags, created_at, modified_at, reply_url, reply_temp_name, reply_bytes_total, reply_bytes_transferred)
+       VALUES (?, 'UPLOAD_REPLY', 'SUSPENDED', 'old', 'uid:0', 2, 3, 600, 1209600, 0, 'PRECONFIG', 0, 1, 1, 'http://h/r', '/tmp/BITR.tmp', 900, 700)`,
+    ).run(id);
+    v4.prepare("INSERT INTO files (job_id, idx, remote_name, local_name, temp_name, bytes_total, bytes_transferred) VALUES (?, 0, 'http://h/u', '/tmp/u', '/tmp/BITU.tmp', 5000, 4096)").run(id);
+    v4.close();
+    const v5 = JobStore.open({ dataDir: join(dir, 'data'), now: 2 });
+    expect(v5.getFiles(id)[0]).toMatchObject({ bytesTransferred: 4096, syncedBytes: 4096, bootId: null });
+    expect(v5.getJob(id)).toMatchObject({ replyBytesTransferred: 700, replySyncedBytes: 700, replyBootId: null });
+    // So a start-up in any boot keeps them.
+    expect(v5.fallBackToSyncedOffsets('another-boot')).toEqual({ files: 0, replies: 0 });
+    v5.close();
   });
 
   it('refuses to start when an applied migration was edited, naming the file', async () => {

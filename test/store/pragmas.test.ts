@@ -95,6 +95,8 @@ describe('store pragmas', () => {
         tempName: '/tmp/BITa.tmp',
         bytesTotal: -1,
         bytesTransferred: 0,
+        syncedBytes: 0,
+        bootId: null,
         transferred: false,
         completed: false,
         ranges: null,

@@ -18,7 +18,7 @@ CREATE TABLE files (
   transferred       INTEGER NOT NULL DEFAULT 0,    -- every byte moved (temp file complete / upload acked)
   completed         INTEGER NOT NULL DEFAULT 0,    -- BG_FILE_PROGRESS.Completed
   ranges            TEXT,                          -- JSON [[offset, length], ...] or NULL
-  engine_state      TEXT    NOT NULL DEFAULT '{}', temp_identity TEXT,
+  engine_state      TEXT    NOT NULL DEFAULT '{}', temp_identity TEXT, synced_bytes INTEGER NOT NULL DEFAULT 0, boot_id TEXT,
   PRIMARY KEY (job_id, idx)
 ) STRICT, WITHOUT ROWID;
 
@@ -83,7 +83,7 @@ CREATE TABLE jobs (
   cancel_deadline             INTEGER,
   cancel_attempts             INTEGER NOT NULL DEFAULT 0,
   cancel_last_error           TEXT
-, file_intent TEXT CHECK (file_intent IN ('DELIVER', 'DISCARD')), reply_temp_identity TEXT, blocked_since INTEGER, cost_flags_set INTEGER NOT NULL DEFAULT 0 CHECK (cost_flags_set IN (0, 1))) STRICT;
+, file_intent TEXT CHECK (file_intent IN ('DELIVER', 'DISCARD')), reply_temp_identity TEXT, blocked_since INTEGER, cost_flags_set INTEGER NOT NULL DEFAULT 0 CHECK (cost_flags_set IN (0, 1)), reply_synced_bytes INTEGER NOT NULL DEFAULT 0, reply_boot_id TEXT) STRICT;
 
 CREATE TABLE schema_migrations (
     version    INTEGER PRIMARY KEY,

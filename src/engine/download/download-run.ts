@@ -21,8 +21,10 @@ export interface DownloadTarget {
   readonly tempName: string;
   /** BG_SIZE_UNKNOWN (-1) until known. */
   readonly bytesTotal: number;
-  /** Durable bytes in the temp file so far. */
+  /** Bytes in the temp file so far that a crash of the process could not lose (writes returned). */
   readonly bytesTransferred: number;
+  /** The part of them on disk (an fdatasync covered it). */
+  readonly syncedBytes: number;
   readonly ranges: readonly FileRange[] | null;
   readonly engineState: EngineState;
   /** The temp file bitsd created (reported through sink.tempCreated), or null: none recorded. */
@@ -45,13 +47,18 @@ export interface DownloadRun {
   readonly env: Env | undefined;
   readonly progressBytes: number | undefined;
   readonly progressIntervalMs: number | undefined;
+  readonly syncBytes: number | undefined;
+  readonly syncIntervalMs: number | undefined;
   readonly pacer: Pacer;
 }
 
 /** Mirrors the file's reported size, progress and engine state, and reports only changes. */
 export class Tracker {
   total: number;
+  /** Bytes in the temp file whose writes returned, as reported. */
   transferred: number;
+  /** The part of `transferred` an fdatasync covered, as reported. */
+  synced: number;
   state: EngineState;
   tempIdentity: FileIdentity | null;
   #url: string;
@@ -61,6 +68,7 @@ export class Tracker {
   constructor(run: DownloadRun) {
     this.total = run.target.bytesTotal;
     this.transferred = run.target.bytesTransferred;
+    this.synced = Math.min(run.target.syncedBytes, run.target.bytesTransferred);
     this.state = run.target.engineState;
     this.tempIdentity = run.target.tempIdentity;
     this.#url = run.target.url;
@@ -78,16 +86,25 @@ export class Tracker {
     this.#sink.setTotal(total);
   }
 
-  progress(transferred: number, state?: EngineState): void {
-    // The body writer reports its last flush and the file's end reports it again: one store write.
-    if (state === undefined && transferred === this.transferred) return;
+  /**
+   * Reports the offset `transferred` (its writes returned). `synced` defaults to what was synced
+   * already, cut to `transferred`: moving the offset (a restart, new validators) syncs nothing.
+   */
+  progress(transferred: number, state?: EngineState, synced = Math.min(this.synced, transferred)): void {
+    // The body writer reports its end and the file's end may repeat it: one store write.
+    if (state === undefined && transferred === this.transferred && synced === this.synced) return;
     this.transferred = transferred;
-    if (state === undefined) {
-      this.#sink.progress(transferred);
-    } else {
-      this.state = state;
-      this.#sink.progress(transferred, state);
-    }
+    this.synced = synced;
+    if (state !== undefined) this.state = state;
+    this.#sink.progress(transferred, state, synced);
+  }
+
+  /**
+   * An fdatasync that started after every write up to `size` returned has finished: the file's
+   * end, reported before the file counts as transferred (guarantee 3 of download-engine.md).
+   */
+  flushed(size: number): void {
+    this.progress(size, undefined, size);
   }
 
   saveState(state: EngineState): void {
@@ -171,18 +188,22 @@ export async function withRestarts(run: DownloadRun, tracker: Tracker, attempt: 
 }
 
 /**
- * Writes a response body into the run's temp file from `position`, flushing at the run's rate and
- * reporting each durable size to the tracker. Returns the bytes written.
+ * Writes a response body into the run's temp file from `position`, reporting the written and
+ * synced offsets to the tracker at the run's rates (body-writer.ts). Returns the bytes written;
+ * the caller syncs the file's end (Tracker.flushed).
  */
 export function writeRunBody(run: DownloadRun, tracker: Tracker, at: Pick<BodyWriteOptions, 'body' | 'file' | 'position' | 'expected'>): Promise<number> {
   return writeBody({
     ...at,
+    synced: tracker.synced,
     maxFileSize: run.job.maxDownloadSize,
     clock: run.clock,
     signal: run.signal,
-    onDurable: (size) => tracker.progress(size),
+    onProgress: (written, synced) => tracker.progress(written, undefined, synced),
     pacer: run.pacer,
     ...(run.progressBytes !== undefined ? { progressBytes: run.progressBytes } : {}),
     ...(run.progressIntervalMs !== undefined ? { progressIntervalMs: run.progressIntervalMs } : {}),
+    ...(run.syncBytes !== undefined ? { syncBytes: run.syncBytes } : {}),
+    ...(run.syncIntervalMs !== undefined ? { syncIntervalMs: run.syncIntervalMs } : {}),
   });
 }

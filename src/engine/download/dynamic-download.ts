@@ -38,7 +38,7 @@ export async function downloadDynamic(run: DownloadRun, client: RemoteClient, tr
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();
     tracker.setTotal(written);
-    tracker.progress(written);
+    tracker.flushed(written);
   } finally {
     await file.close();
   }

@@ -1,7 +1,8 @@
 /**
  * The HTTP(S) download engine: TransferEngine for DOWNLOAD jobs over http and https.
  *
- * It writes the file's bytes into `file.tempName` and reports durable progress; it never renames
+ * It writes the file's bytes into `file.tempName` and reports progress (written and synced
+ * offsets, body-writer.ts); it never renames
  * the temp file into place (the runner does that on Complete). See docs/download-engine.md for
  * the behaviour and its choices.
  */
@@ -24,10 +25,14 @@ export interface HttpDownloadEngineOptions {
   readonly connectTimeoutMs?: number;
   /** Environment for PRECONFIG proxy settings. Default: process.env (read by the transport). */
   readonly env?: Env;
-  /** Progress (after fdatasync) at least every this many bytes. Default 8 MiB. */
+  /** Progress of the written offset at least every this many bytes. Default 8 MiB (body-writer.ts). */
   readonly progressBytes?: number;
   /** ... or every this many ms. Default 1 s. */
   readonly progressIntervalMs?: number;
+  /** A background fdatasync (the synced offset) every this many bytes. Default 16 MiB. */
+  readonly syncBytes?: number;
+  /** ... or every this many ms. Default 5 s. */
+  readonly syncIntervalMs?: number;
 }
 
 export interface DownloadRequest {
@@ -82,6 +87,7 @@ export class HttpDownloadEngine implements TransferEngine, Downloader {
         tempName: file.tempName,
         bytesTotal: file.bytesTotal,
         bytesTransferred: file.bytesTransferred,
+        syncedBytes: file.syncedBytes,
         ranges: file.ranges,
         engineState: file.engineState,
         tempIdentity: file.tempIdentity,
@@ -109,6 +115,8 @@ export class HttpDownloadEngine implements TransferEngine, Downloader {
       env: o.env,
       progressBytes: o.progressBytes,
       progressIntervalMs: o.progressIntervalMs,
+      syncBytes: o.syncBytes,
+      syncIntervalMs: o.syncIntervalMs,
       pacer: request.ctx.pacer ?? UNPACED,
     };
     const client = new RemoteClient({

@@ -119,7 +119,7 @@ async function attempt(run: DownloadRun, client: RemoteClient, tracker: Tracker)
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();
     tracker.setTotal(position);
-    tracker.progress(position);
+    tracker.flushed(position);
   } finally {
     await file.close();
   }

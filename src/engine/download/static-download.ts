@@ -258,7 +258,7 @@ async function fetchRest(run: DownloadRun, client: RemoteClient, tracker: Tracke
     const mtime = modificationTime(k.remote.lastModified);
     if (mtime !== null) await file.setModificationTime(mtime);
     await file.flush();
-    tracker.progress(position);
+    tracker.flushed(position);
   } catch (err) {
     await unread?.dump();
     throw err;

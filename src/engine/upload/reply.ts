@@ -13,7 +13,7 @@
  */
 import type { FileIdentity } from '../../job/types.js';
 import type { Downloader } from '../download/index.js';
-import type { EngineState, ProgressSink, TransferContext, TransferJob } from '../types.js';
+import type { EngineState, ProgressSink, ReplyInfo, TransferContext, TransferJob } from '../types.js';
 import type { ReplyState } from './state.js';
 
 export interface ReplyFetch {
@@ -32,9 +32,31 @@ function replyJob(job: TransferJob): TransferJob {
   return { ...job, httpMethod: null, dynamicContent: false, maxDownloadSize: null };
 }
 
+/** The reply state as the queue records it (ProgressSink.replyProgress). */
+export function replyInfo(reply: ReplyState): ReplyInfo {
+  return {
+    url: reply.url,
+    tempName: reply.tempName,
+    bytesTotal: reply.bytesTotal,
+    bytesTransferred: reply.bytesReceived,
+    syncedBytes: reply.bytesSynced,
+    tempIdentity: reply.tempIdentity,
+  };
+}
+
+/**
+ * Where the reply resumes: the engine state's offsets, cut back to what the queue recorded for the
+ * same reply (TransferFile.reply), which start-up cut back to the synced bytes after a reboot.
+ */
+export function resumePoint(state: ReplyState, recorded: ReplyInfo | undefined): ReplyState {
+  if (recorded === undefined || recorded.tempName !== state.tempName || recorded.bytesTransferred >= state.bytesReceived) return state;
+  const bytesReceived = Math.max(0, recorded.bytesTransferred);
+  return { ...state, bytesReceived, bytesSynced: Math.min(state.bytesSynced, bytesReceived) };
+}
+
 /** Downloads the reply from where `initial` left off; resolves with the finished reply state. */
 export async function fetchReply(ctx: TransferContext, initial: ReplyState, fetch: ReplyFetch): Promise<ReplyState> {
-  let reply = initial;
+  let reply = resumePoint(initial, ctx.file.reply);
   const set = (next: Partial<ReplyState>): void => {
     reply = { ...reply, ...next };
     fetch.update(reply);
@@ -42,8 +64,11 @@ export async function fetchReply(ctx: TransferContext, initial: ReplyState, fetc
   const sink: ProgressSink = {
     connected: () => ctx.sink.connected(),
     // As for a file: a known size that changes means another reply, whose bytes start over.
-    setTotal: (bytesTotal) => set(reply.bytesTotal >= 0 && bytesTotal !== reply.bytesTotal ? { bytesTotal, bytesReceived: 0 } : { bytesTotal }),
-    progress: (bytesReceived: number, download?: EngineState) => set(download === undefined ? { bytesReceived } : { bytesReceived, download }),
+    setTotal: (bytesTotal) => set(reply.bytesTotal >= 0 && bytesTotal !== reply.bytesTotal ? { bytesTotal, bytesReceived: 0, bytesSynced: 0 } : { bytesTotal }),
+    progress: (bytesReceived: number, download?: EngineState, bytesSynced = bytesReceived) => {
+      const offsets = { bytesReceived, bytesSynced: Math.min(bytesSynced, bytesReceived) };
+      set(download === undefined ? offsets : { ...offsets, download });
+    },
     saveState: (download) => set({ download }),
     setRemoteName: (url) => set({ url }),
     tempCreated: (tempIdentity: FileIdentity) => set({ tempIdentity }),
@@ -56,6 +81,7 @@ export async function fetchReply(ctx: TransferContext, initial: ReplyState, fetc
       tempName: reply.tempName,
       bytesTotal: reply.bytesTotal,
       bytesTransferred: reply.bytesReceived,
+      syncedBytes: reply.bytesSynced,
       ranges: null,
       engineState: reply.download,
       tempIdentity: reply.tempIdentity,

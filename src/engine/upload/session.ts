@@ -20,7 +20,7 @@ import { ackBitsError, ackReadError, describeError, invalidResponse, outcomeErro
 import { assertUnchanged, type FileIdentity, openFragment, statLocal } from './local-file.js';
 import { FAST_FRAGMENT_MS, type ResolvedUploadOptions, SLOW_FRAGMENT_MS } from './options.js';
 import { closeRetryDecision } from './close-window.js';
-import { fetchReply } from './reply.js';
+import { fetchReply, replyInfo } from './reply.js';
 import { type UploadState, writeUploadState } from './state.js';
 import { type JobConnection, targetUrl } from './target.js';
 
@@ -244,7 +244,7 @@ export class UploadSession {
     if (!resolved.ok) throw ackReadError(resolved, 'Fragment');
     const dir = dirname(this.#ctx.job.replyFileName || this.#ctx.file.localName);
     const tempName = join(dir, `BIT${randomBytes(4).toString('hex').toUpperCase()}.tmp`);
-    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} } };
+    this.#state = { ...this.#state, phase: 'reply', reply: { url: resolved.url.href, tempName, bytesTotal: -1, bytesReceived: 0, bytesSynced: 0, tempIdentity: null, download: {} } };
     this.#progress(total);
     return 'done';
   }
@@ -262,13 +262,7 @@ export class UploadSession {
       update: (next) => {
         this.#state = { ...this.#state, reply: next };
         this.#ctx.sink.saveState(writeUploadState(this.#state));
-        this.#ctx.sink.replyProgress({
-          url: next.url,
-          tempName: next.tempName,
-          bytesTotal: next.bytesTotal,
-          bytesTransferred: next.bytesReceived,
-          tempIdentity: next.tempIdentity,
-        });
+        this.#ctx.sink.replyProgress(replyInfo(next));
       },
     });
     this.#state = { ...this.#state, phase: 'closing', reply: done };

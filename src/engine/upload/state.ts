@@ -6,8 +6,8 @@
  * Phases: uploading (fragments to send) -> reply (UPLOAD_REPLY: the reply to fetch) -> closing
  * (Close-Session to send) -> closed (Close-Session acknowledged). A restart resumes at the phase
  * stored, so an upload whose last fragment was acknowledged goes straight to Close-Session.
- * Fields added later (closeFailingSince, the reply's tempIdentity and download) read as null
- * or empty from older rows, so the format stays bits-upload/1.
+ * Fields added later (closeFailingSince, the reply's tempIdentity, download and bytesSynced)
+ * read as null, empty or their safe value from older rows, so the format stays bits-upload/1.
  */
 import type { FileIdentity } from '../../job/types.js';
 import type { EngineState } from '../types.js';
@@ -25,8 +25,13 @@ export interface ReplyState {
   readonly tempName: string;
   /** -1 until known. */
   readonly bytesTotal: number;
-  /** Bytes flushed to the temp file. */
+  /** Bytes in the temp file that a crash of the process cannot lose (their writes returned). */
   readonly bytesReceived: number;
+  /**
+   * The part of bytesReceived on disk (fdatasync). Rows from before it was recorded read as
+   * bytesReceived: everything recorded then was flushed first.
+   */
+  readonly bytesSynced: number;
   /** The temp file as the download engine created it; null before that (and in older rows). */
   readonly tempIdentity: FileIdentity | null;
   /** The download engine's state for the reply (its validators); {} before the first answer. */
@@ -93,11 +98,13 @@ function readReply(value: unknown): ReplyState | null {
   if (!/^https?:\/\//i.test(url) || !isAbsolute(tempName)) return null;
   const identity = str(r['tempIdentity']);
   const download = r['download'];
+  const synced = count(r['bytesSynced']);
   return {
     url,
     tempName,
     bytesTotal: total,
     bytesReceived: received,
+    bytesSynced: synced === null ? received : Math.min(synced, received),
     tempIdentity: identity !== null && /^\d+:\d+$/.test(identity) ? identity : null,
     download: typeof download === 'object' && download !== null && !Array.isArray(download) ? (download as EngineState) : {},
   };

@@ -160,11 +160,16 @@ export class FakeRunner {
   file: { -readonly [K in keyof TransferFile]: TransferFile[K] };
   readonly calls: string[] = [];
   readonly progress: number[] = [];
+  /** The synced offset of each progress report (same order as `progress`). */
+  readonly synced: number[] = [];
   readonly remoteNames: string[] = [];
   /** Expected bytes of the temp file, checked against the disk at every progress report. */
   expected: Buffer | null = null;
 
-  constructor(job: TransferJob, file: { remoteName: string; tempName: string; ranges?: readonly FileRange[] | null; bytesTransferred?: number; bytesTotal?: number; engineState?: EngineState }) {
+  constructor(
+    job: TransferJob,
+    file: { remoteName: string; tempName: string; ranges?: readonly FileRange[] | null; bytesTransferred?: number; syncedBytes?: number; bytesTotal?: number; engineState?: EngineState },
+  ) {
     this.job = job;
     this.file = {
       index: 0,
@@ -173,6 +178,7 @@ export class FakeRunner {
       tempName: file.tempName,
       bytesTotal: file.bytesTotal ?? -1,
       bytesTransferred: file.bytesTransferred ?? 0,
+      syncedBytes: file.syncedBytes ?? file.bytesTransferred ?? 0,
       ranges: file.ranges ?? null,
       engineState: file.engineState ?? {},
       tempIdentity: null,
@@ -194,14 +200,20 @@ export class FakeRunner {
       connected: () => this.calls.push('connected'),
       setTotal: (n) => {
         this.calls.push(`setTotal ${n}`);
-        if (n !== this.file.bytesTotal) this.file.bytesTransferred = 0;
+        if (n !== this.file.bytesTotal) {
+          this.file.bytesTransferred = 0;
+          this.file.syncedBytes = 0;
+        }
         this.file.bytesTotal = n;
       },
-      progress: (n, state) => {
+      progress: (n, state, synced = n) => {
         this.calls.push(`progress ${n}`);
         this.checkDurable(n);
+        expect(synced).toBeLessThanOrEqual(n);
         this.progress.push(n);
+        this.synced.push(synced);
         this.file.bytesTransferred = n;
+        this.file.syncedBytes = synced;
         if (state !== undefined) this.file.engineState = state;
       },
       saveState: (state) => {
@@ -221,7 +233,10 @@ export class FakeRunner {
     };
   }
 
-  /** Progress must never run ahead of the bytes on disk, and those bytes must be right. */
+  /**
+   * Progress must never run ahead of the bytes in the temp file (written, in the page cache at
+   * least), and those bytes must be right.
+   */
   checkDurable(n: number): void {
     expect(statSync(this.file.tempName).size).toBeGreaterThanOrEqual(n);
     if (this.expected !== null && n > 0) {

@@ -1,8 +1,10 @@
 /**
  * Progress is persisted at a bounded rate, not once per network chunk (docs/download-engine.md,
- * "Durability": after fdatasync, at most every 8 MiB or 1 s), and never ahead of the bytes in the
- * temp file. The server writes its body in 16 KiB pieces; the engine runs on a FakeClock that
- * only the test moves, so which rule fires is decided by the test, not by the machine's speed.
+ * "Durability": the written offset at most every 8 MiB or 1 s, the synced one after a background
+ * fdatasync every 16 MiB or 5 s), never ahead of the bytes in the temp file, and the synced
+ * offset never ahead of the written one. The server writes its body in 16 KiB pieces; the engine
+ * runs on a FakeClock that only the test moves, so which rule fires is decided by the test, not
+ * by the machine's speed.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -10,8 +12,9 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROGRESS_BYTES } from '../../../src/engine/download/body-writer.js';
-import { HttpDownloadEngine } from '../../../src/engine/download/http-download-engine.js';
+import { PROGRESS_BYTES, SYNC_BYTES, SYNC_INTERVAL_MS } from '../../../src/engine/download/body-writer.js';
+import { HttpDownloadEngine, type HttpDownloadEngineOptions } from '../../../src/engine/download/http-download-engine.js';
+import { tempFileFlushes } from '../../../src/engine/download/temp-file.js';
 import { FakeClock } from '../../../src/shared/clock.js';
 import { UndiciTransport } from '../../../src/transport/undici-transport.js';
 import { startServer, type TestServer } from '../../transport/helpers.js';
@@ -72,8 +75,25 @@ async function startChunkedServer(body: Buffer, beforeWrite: (sent: number) => P
 
 interface Report {
   readonly offset: number;
+  readonly synced: number;
   /** Size of the temp file on disk when the progress call was made. */
   readonly onDisk: number;
+}
+
+/**
+ * Inside the body: the reports after a background fdatasync (they moved the synced offset, and
+ * carry the written one too), and the others that moved the written offset (the progress rate).
+ */
+function split(reports: readonly Report[], size: number): { written: number[]; synced: number[] } {
+  const written: number[] = [];
+  const synced: number[] = [];
+  let last = { offset: 0, synced: 0 };
+  for (const r of reports) {
+    if (r.synced > 0 && r.synced < size && r.synced !== last.synced) synced.push(r.synced);
+    else if (r.offset > 0 && r.offset < size && r.offset !== last.offset) written.push(r.offset);
+    last = r;
+  }
+  return { written, synced };
 }
 
 describe('HttpDownloadEngine: progress rate', () => {
@@ -88,47 +108,63 @@ describe('HttpDownloadEngine: progress rate', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs one transfer with the engine defaults (8 MiB / 1 s) on `clock`; returns every progress call. */
-  async function download(url: string, clock: FakeClock): Promise<{ reports: Report[]; runner: FakeRunner }> {
-    const engine = new HttpDownloadEngine({ transport: new UndiciTransport(), timeoutMs: 10_000 });
+  /**
+   * Runs one transfer with the engine defaults (8 MiB / 1 s, syncs every 16 MiB / 5 s) or `options`
+   * on `clock`; returns every progress call and the fdatasync calls made.
+   */
+  async function download(url: string, clock: FakeClock, options: Partial<HttpDownloadEngineOptions> = {}): Promise<{ reports: Report[]; runner: FakeRunner; flushes: number }> {
+    const engine = new HttpDownloadEngine({ transport: new UndiciTransport(), timeoutMs: 10_000, ...options });
     const runner = new FakeRunner(baseJob(), { remoteName: url, tempName: join(dir, 'BITRATE.tmp') });
     const base = runner.context();
     const reports: Report[] = [];
+    const flushesBefore = tempFileFlushes();
     await engine.transfer({
       ...base,
       clock,
       sink: {
         ...base.sink,
-        progress: (n, state) => {
-          reports.push({ offset: n, onDisk: statSync(runner.file.tempName).size });
-          if (state === undefined) base.sink.progress(n);
-          else base.sink.progress(n, state);
+        progress: (n, state, synced = n) => {
+          reports.push({ offset: n, synced, onDisk: statSync(runner.file.tempName).size });
+          base.sink.progress(n, state, synced);
         },
       },
     });
-    return { reports, runner };
+    return { reports, runner, flushes: tempFileFlushes() - flushesBefore };
   }
 
   it('48 MiB in 16 KiB writes, clock standing still: progress about every 8 MiB, never per chunk, never ahead of the disk', async () => {
     const size = 48 * 1024 * 1024;
     const body = content(size);
     server = await startChunkedServer(body);
-    const { reports, runner } = await download(`${server.url}/big`, new FakeClock());
+    const { reports, runner, flushes } = await download(`${server.url}/big`, new FakeClock());
 
     expect(server.stats.writes).toBe(size / PIECE); // 3,072 pieces on the wire
-    expect(reports.at(-1)?.offset).toBe(size);
+    expect(reports.at(-1)).toMatchObject({ offset: size, synced: size });
     expect(runner.file.bytesTransferred).toBe(size);
     for (const r of reports) expect(r.offset).toBeLessThanOrEqual(r.onDisk);
     // The reports made while the body streamed (not the restart-to-0 with the validators, not the end).
-    const during = reports.map((r) => r.offset).filter((n) => n > 0 && n < size);
+    const { written: during, synced } = split(reports, size);
     expect(during.length).toBeGreaterThanOrEqual(1);
+    // The clock stands still: only the 16 MiB rule syncs in the background, one flush at a time
+    // (so at 16 and 32 MiB, or later), each synced offset at least 16 MiB past the one before;
+    // then the final fdatasync, before the file counts as transferred.
+    expect(synced.length).toBeGreaterThanOrEqual(1);
+    expect(synced.length).toBeLessThanOrEqual(size / SYNC_BYTES - 1);
+    let lastSynced = 0;
+    for (const n of synced) {
+      expect(n - lastSynced).toBeGreaterThanOrEqual(SYNC_BYTES);
+      lastSynced = n;
+    }
+    for (const r of reports) expect(r.synced).toBeLessThanOrEqual(r.offset);
+    expect(flushes).toBe(synced.length + 1);
     let previous = 0;
     for (const n of during) {
       expect(n - previous).toBeGreaterThanOrEqual(PROGRESS_BYTES);
       previous = n;
     }
-    // At most one report per 8 MiB, plus the validators' report at 0 and the final ones.
-    expect(reports.length).toBeLessThanOrEqual(size / PROGRESS_BYTES + 3);
+    // At most one report per 8 MiB and one per background sync, plus the validators' report at 0
+    // and the final ones.
+    expect(reports.length).toBeLessThanOrEqual(size / PROGRESS_BYTES + 3 + synced.length);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     expect(sha(readFileSync(runner.file.tempName))).toBe(sha(body));
   });
@@ -156,14 +192,20 @@ describe('HttpDownloadEngine: progress rate', () => {
       clock.set(clock.now() + 50);
     });
     const start = clock.now();
-    const { reports } = await download(`${server.url}/paced`, clock);
+    const { reports, flushes } = await download(`${server.url}/paced`, clock);
 
     const writes = size / PIECE; // 256
     expect(server.stats.writes).toBe(writes);
     const elapsedSec = (clock.now() - start) / 1000; // 12.75 s of clock
     expect(elapsedSec).toBeCloseTo(((writes - 1) * 50) / 1000, 5);
     for (const r of reports) expect(r.offset).toBeLessThanOrEqual(r.onDisk);
-    const during = reports.map((r) => r.offset).filter((n) => n > 0 && n < size);
+    const { written: during, synced } = split(reports, size);
+    // The 5 s rule synced in the background twice (at ~5 s and ~10 s of clock), each report of a
+    // synced offset behind the written one; then the final fdatasync.
+    const syncs = Math.floor((elapsedSec * 1000) / SYNC_INTERVAL_MS);
+    expect(synced.length).toBe(syncs);
+    expect(flushes).toBe(syncs + 1);
+    for (const r of reports) expect(r.synced).toBeLessThanOrEqual(r.offset);
     // The time rule fired (the byte rule cannot below 8 MiB) ...
     expect(during.length).toBeGreaterThanOrEqual(1);
     // ... at most once per second of clock: about every 20 writes of 50 ms, never per write.
@@ -171,7 +213,22 @@ describe('HttpDownloadEngine: progress rate', () => {
     for (let i = 1; i < during.length; i++) {
       expect((during[i] as number) - (during[i - 1] as number)).toBeGreaterThanOrEqual(19 * PIECE);
     }
-    expect(reports.length).toBeLessThanOrEqual(Math.floor(elapsedSec) + 4);
-    expect(reports.at(-1)?.offset).toBe(size);
+    expect(reports.length).toBeLessThanOrEqual(Math.floor(elapsedSec) + 4 + syncs);
+    expect(reports.at(-1)).toMatchObject({ offset: size, synced: size });
+  });
+
+  it('48 MiB with the sync cadence out of reach: no fdatasync in the body, one before the file counts as transferred', async () => {
+    const size = 48 * 1024 * 1024;
+    const body = content(size);
+    server = await startChunkedServer(body);
+    const { reports, flushes } = await download(`${server.url}/big`, new FakeClock(), { syncBytes: 2 ** 40 });
+
+    expect(split(reports, size).synced).toEqual([]);
+    for (const r of reports) {
+      if (r.offset < size) expect(r.synced).toBe(0);
+      expect(r.offset).toBeLessThanOrEqual(r.onDisk);
+    }
+    expect(flushes).toBe(1);
+    expect(reports.at(-1)).toMatchObject({ offset: size, synced: size });
   });
 });

@@ -29,6 +29,8 @@ export interface ContextOptions {
   readonly replyFileName?: string | null;
   readonly signal?: AbortSignal;
   readonly clock?: FakeClock;
+  /** UPLOAD_REPLY: the reply as the queue recorded it (TransferFile.reply). */
+  readonly reply?: ReplyInfo;
 }
 
 export function makeJob(options: Pick<ContextOptions, 'type' | 'customHeaders' | 'credentials' | 'replyFileName'>): TransferJob {
@@ -59,9 +61,11 @@ export function makeFile(options: ContextOptions): TransferFile {
     tempName: '',
     bytesTotal: options.bytesTotal ?? -1,
     bytesTransferred: options.bytesTransferred ?? 0,
+    syncedBytes: options.bytesTransferred ?? 0,
     ranges: null,
     engineState: options.engineState ?? {},
     tempIdentity: null,
+    ...(options.reply !== undefined ? { reply: options.reply } : {}),
   };
 }
 

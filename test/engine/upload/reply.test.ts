@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BitsError } from '../../../src/shared/errors.js';
 import { INITIAL_STATE, readUploadState, writeUploadState } from '../../../src/engine/upload/state.js';
+import { resumePoint } from '../../../src/engine/upload/reply.js';
 import { basicHeaderValue } from '../../../src/protocol/auth.js';
 import { USER_AGENT } from '../../../src/engine/download/remote-client.js';
 import { identityOf } from '../../../src/shared/file-identity.js';
@@ -63,7 +64,7 @@ describe('upload-reply', () => {
     // The temp file bitsd created, by identity, for Complete to check before it renames it.
     const identity = identityOf(await stat(tempName, { bigint: true }));
     expect(state.reply?.tempIdentity).toBe(identity);
-    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, tempIdentity: identity });
+    expect(rec.replies.at(-1)).toEqual({ url: state.reply?.url, tempName, bytesTotal: 9, bytesTransferred: 9, syncedBytes: 9, tempIdentity: identity });
     // Upload progress finished at the file size, with the reply state in the same write.
     expect(rec.progress.at(-1)?.bytes).toBe(60);
     expect(readUploadState(rec.progress.at(-1)?.state).phase).toBe('reply');
@@ -146,7 +147,7 @@ describe('upload-reply', () => {
       sessionId: 'r1',
       fileSize: 5,
       fileMtimeMs: 1,
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, bytesSynced: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state, bytesTransferred: 5 });
@@ -160,6 +161,46 @@ describe('upload-reply', () => {
     expect(rec.replies.at(-1)).toMatchObject({ bytesTotal: 11, bytesTransferred: 11 });
   });
 
+  it('after a reboot the queue recorded less of the reply than the engine state: the reply resumes from the recorded offset', async () => {
+    const f = await file(5);
+    const tempName = join(f.dir, 'BITAAAA0006.tmp');
+    // The engine state says 5 bytes were written; start-up cut the job's reply record back to
+    // its 3 synced bytes (the page cache that held the rest is gone: here, garbage).
+    await writeFile(tempName, 'helXX');
+    const state = writeUploadState({
+      ...INITIAL_STATE,
+      phase: 'reply',
+      sessionId: 'r1',
+      fileSize: 5,
+      fileMtimeMs: 1,
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, bytesSynced: 3, tempIdentity: null, download: {} },
+    });
+    const { transport, engine } = setup();
+    const reply = { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesTransferred: 3, syncedBytes: 3, tempIdentity: null };
+    const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state, bytesTransferred: 5, reply });
+    const run = engine.transfer(ctx);
+    const get = await transport.nextRequest();
+    expect(get.headers['range']).toBe('bytes=3-');
+    await get.respondWith({ status: 206, headers: { 'content-range': 'bytes 3-10/11' }, body: 'lo world' });
+    await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
+    await run;
+    expect(await readFile(tempName, 'utf8')).toBe('hello world');
+    // The reply's end was synced before it was recorded as complete.
+    expect(rec.replies.at(-1)).toMatchObject({ bytesTotal: 11, bytesTransferred: 11, syncedBytes: 11 });
+    expect(readUploadState(rec.lastState).reply).toMatchObject({ bytesReceived: 11, bytesSynced: 11 });
+  });
+
+  it('resumePoint: the engine state, cut back to the recorded reply of the same temp file only', () => {
+    const state = { url: 'http://h/r', tempName: '/t/BITR.tmp', bytesTotal: 100, bytesReceived: 80, bytesSynced: 40, tempIdentity: null, download: {} };
+    const recorded = { url: 'http://h/r', tempName: '/t/BITR.tmp', bytesTotal: 100, bytesTransferred: 40, syncedBytes: 40, tempIdentity: null };
+    expect(resumePoint(state, undefined)).toBe(state);
+    expect(resumePoint(state, { ...recorded, bytesTransferred: 80 })).toBe(state);
+    expect(resumePoint(state, recorded)).toMatchObject({ bytesReceived: 40, bytesSynced: 40 });
+    expect(resumePoint(state, { ...recorded, bytesTransferred: 20, syncedBytes: 20 })).toMatchObject({ bytesReceived: 20, bytesSynced: 20 });
+    // Another reply's record (another temp file) says nothing about this one.
+    expect(resumePoint(state, { ...recorded, tempName: '/t/BITOTHER.tmp' })).toBe(state);
+  });
+
   it('a 416 whose size is the flushed length: the reply is complete without another byte', async () => {
     const f = await file(5);
     const tempName = join(f.dir, 'BITAAAA0003.tmp');
@@ -169,7 +210,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 11, tempIdentity, download: { lastModified: null, etag: '"e1"' } },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 11, bytesSynced: 11, tempIdentity, download: { lastModified: null, etag: '"e1"' } },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -180,7 +221,7 @@ describe('upload-reply', () => {
     await (await transport.nextRequest()).respondWith({ status: 200, headers: ack() });
     await run;
     expect(await readFile(tempName, 'utf8')).toBe('hello world');
-    expect(readUploadState(rec.lastState)).toMatchObject({ phase: 'closed', reply: { bytesTotal: 11, bytesReceived: 11, tempIdentity } });
+    expect(readUploadState(rec.lastState)).toMatchObject({ phase: 'closed', reply: { bytesTotal: 11, bytesReceived: 11, bytesSynced: 11, tempIdentity } });
   });
 
   it('a symlink planted at the reply temp name is refused before any request; the file it points at is untouched', async () => {
@@ -194,7 +235,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 0, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 0, bytesSynced: 0, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx, rec } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -219,7 +260,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, tempIdentity, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: 11, bytesReceived: 5, bytesSynced: 5, tempIdentity, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });
@@ -237,7 +278,7 @@ describe('upload-reply', () => {
       ...INITIAL_STATE,
       phase: 'reply',
       sessionId: 'r1',
-      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5, tempIdentity: null, download: {} },
+      reply: { url: 'http://127.0.0.1:8080/r', tempName, bytesTotal: -1, bytesReceived: 5, bytesSynced: 5, tempIdentity: null, download: {} },
     });
     const { transport, engine } = setup();
     const { ctx } = makeContext({ localName: f.path, type: 'UPLOAD_REPLY', engineState: state });

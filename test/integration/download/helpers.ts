@@ -43,6 +43,10 @@ export interface ManagerSetup {
   readonly timeoutMs?: number;
   /** Draws for retry jitter (default always 0: retries fall exactly at the retry delay). */
   readonly random?: () => number;
+  /** A background fdatasync every this many bytes (default the engine's, 16 MiB). */
+  readonly syncBytes?: number;
+  /** The boot the manager runs in (default the kernel's boot id). */
+  readonly bootId?: string;
 }
 
 export function httpEngine(setup: ManagerSetup = {}): HttpDownloadEngine {
@@ -53,6 +57,7 @@ export function httpEngine(setup: ManagerSetup = {}): HttpDownloadEngine {
     connectTimeoutMs: 5_000,
     // PRECONFIG reads no proxy variables from the test environment: loopback traffic stays direct.
     env: {},
+    ...(setup.syncBytes !== undefined ? { syncBytes: setup.syncBytes } : {}),
   });
 }
 
@@ -63,6 +68,7 @@ export async function openManager(dir: string, setup: ManagerSetup = {}): Promis
     engines: [httpEngine(setup)],
     ...(setup.clock ? { clock: setup.clock } : {}),
     random: setup.random ?? (() => 0),
+    ...(setup.bootId !== undefined ? { bootId: () => setup.bootId as string } : {}),
   });
   onCleanup(() => mgr.close());
   return mgr;

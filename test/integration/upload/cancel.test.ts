@@ -220,7 +220,7 @@ describe('Cancel-Session and the shared abort signal', () => {
     const remoteName = `${h.server.url}/up/direct.bin`;
     const transferJob = toTransferJob(h.mgr.queue.record(job.id), []);
     const engineState = { format: 'bits-upload/1', phase: 'uploading', sessionId: '{00000000-0000-0000-0000-000000000001}' };
-    const file = { index: 0, remoteName, localName: '/nonexistent', tempName: '/nonexistent.tmp', bytesTotal: 1, bytesTransferred: 0, ranges: null, engineState, tempIdentity: null };
+    const file = { index: 0, remoteName, localName: '/nonexistent', tempName: '/nonexistent.tmp', bytesTotal: 1, bytesTransferred: 0, syncedBytes: 0, ranges: null, engineState, tempIdentity: null };
     for (let i = 0; i < 12; i++) {
       expect(await engine.cancelRemote({ job: transferJob, file, signal: controller.signal, clock: h.clock })).toMatchObject({ done: false });
     }
