@@ -55,7 +55,7 @@ export {
   type ProxyUsage,
   type Quotas,
 } from './job/types.js';
-export type { BitsEvents, FileEventData, JobErrorEventData, JobEventData } from './job/events.js';
+export type { BitsEvents, FileEventData, JobChangeEventData, JobErrorEventData, JobEventData, SubscribableEvents } from './job/events.js';
 export type { ClientCertificate } from './job/types.js';
 export type { TransferEngine } from './engine/types.js';
 export { FileEngine } from './engine/file-engine.js';

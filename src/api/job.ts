@@ -10,7 +10,7 @@ import { type AuthScheme, type AuthTarget, type ClientCertificate, type Credenti
 import type { JobQueue } from '../queue/job-queue.js';
 import { defaultReplyFileName } from '../queue/file-work.js';
 import type { ApplyOptions } from '../queue/funnel.js';
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { JobPatch, JobRecord } from '../job/records.js';
 import type { JobEvent } from '../job/machine.js';
 import { BackgroundCopyFileImpl } from './file.js';
@@ -18,6 +18,7 @@ import { errorOf } from './job-error.js';
 import { readReplyData } from './job-reply.js';
 import { checkNewFiles, insertNewFiles } from './job-files.js';
 import { watchJob } from './job-watch.js';
+import { subscribe } from './subscribe.js';
 import { checkDirectory, checkReadable } from './local-access.js';
 import { propertyPatch, readProperty } from './job-properties.js';
 import type { BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from './types.js';
@@ -378,14 +379,8 @@ export class BackgroundCopyJobImpl implements BackgroundCopyJob {
 
   // ---- events ----------------------------------------------------------------------------------
 
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
-    const filtered = ((...args: BitsEvents[K]) => {
-      if (args[0].jobId === this.id) listener(...args);
-    }) as never;
-    this.#queue.events.on(event, filtered);
-    return () => {
-      this.#queue.events.off(event, filtered);
-    };
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void {
+    return subscribe(this.#queue.events, event, listener, this.id);
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<WatchEvent> {

@@ -13,7 +13,7 @@ import { describeHresult } from '../shared/hresult.js';
 import { checkHresult, checkJobType, checkNewDisplayName, normalizeJobId } from '../job/validate.js';
 import { DEFAULT_QUOTAS, DEFAULTS, type JobType, type Quotas } from '../job/types.js';
 import { JobQueue } from '../queue/job-queue.js';
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { PendingCancellation } from '../job/types.js';
 import { FileEngine } from '../engine/file-engine.js';
 import { HttpDownloadEngine } from '../engine/download/index.js';
@@ -21,6 +21,7 @@ import { BitsUploadEngine } from '../engine/upload/index.js';
 import { UndiciTransport } from '../transport/undici-transport.js';
 import type { TransferEngine } from '../engine/types.js';
 import { BackgroundCopyJobImpl } from './job.js';
+import { subscribe } from './subscribe.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions } from './types.js';
 
 export interface ManagerOptions {
@@ -169,11 +170,8 @@ export class BackgroundCopyManager implements BackgroundCopyManagerApi {
     return this.#queue.pendingCancellations();
   }
 
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
-    this.#queue.events.on(event, listener as never);
-    return () => {
-      this.#queue.events.off(event, listener as never);
-    };
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void {
+    return subscribe(this.#queue.events, event, listener, null);
   }
 
   /** Stops every transfer (progress already made is kept), then closes the database. */

@@ -19,7 +19,7 @@ import type {
   AuthScheme,
   AuthTarget,
 } from '../job/types.js';
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { PendingCancellation } from '../job/types.js';
 
@@ -132,7 +132,7 @@ export interface BackgroundCopyJob {
   getTransferStatus(): Promise<TransferStatus>;
   setProperty(name: JobPropertyName, value: PropertyValue): Promise<void>;
   watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<WatchEvent>;
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void;
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void;
 }
 
 export interface EnumJobsOptions {
@@ -148,5 +148,5 @@ export interface BackgroundCopyManagerApi {
   /** Upload jobs cancelled whose Cancel-Session has not reached the server yet. */
   listPendingCancellations(): Promise<PendingCancellation[]>;
   close(): Promise<void>;
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void;
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void;
 }

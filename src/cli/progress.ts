@@ -1,6 +1,8 @@
 /**
  * /transfer's live progress: on a terminal one bar redrawn in place with \r; otherwise plain
- * lines, at most one a second plus one on every state change, so a log file stays readable.
+ * lines, at most one a second plus one on every state change, so a log file stays readable. A
+ * line held back by that limit is due a second after the last one (dueIn, flushDue): /transfer
+ * follows events, and the next one may be long in coming.
  */
 import type { JobState } from '../job/types.js';
 import { formatSize } from './format.js';
@@ -41,6 +43,9 @@ export function progressBar(v: ProgressView, columns: number): string {
 /** Erases from the cursor to the end of the line (a shorter redraw leaves no debris). */
 const ERASE_LINE_END = '\u001b[K';
 
+/** Plain lines of the same state: at most one per this many ms. */
+const LINE_INTERVAL_MS = 1000;
+
 export class ProgressReporter {
   readonly #out: TextSink;
   readonly #tty: boolean;
@@ -50,6 +55,8 @@ export class ProgressReporter {
   #lastText = '';
   #lastAt = Number.NEGATIVE_INFINITY;
   #barShown = false;
+  /** A plain line the limit held back, printed when it is due unless a newer one replaces it. */
+  #held: string | null = null;
 
   constructor(out: TextSink, options: { tty: boolean; columns?: number; now?: () => number }) {
     this.#out = out;
@@ -71,8 +78,29 @@ export class ProgressReporter {
       return;
     }
     const line = progressLine(view);
+    this.#held = null;
     if (line === this.#lastText) return;
-    if (!stateChanged && now - this.#lastAt < 1000) return;
+    if (!stateChanged && now - this.#lastAt < LINE_INTERVAL_MS) {
+      this.#held = line;
+      return;
+    }
+    this.#print(line, now);
+  }
+
+  /** Milliseconds until a held line is due (0: now), or null when none is held. */
+  dueIn(): number | null {
+    return this.#held === null ? null : Math.max(0, this.#lastAt + LINE_INTERVAL_MS - this.#now());
+  }
+
+  /** Prints the held line if it is due. */
+  flushDue(): void {
+    const now = this.#now();
+    if (this.#held === null || now - this.#lastAt < LINE_INTERVAL_MS) return;
+    this.#print(this.#held, now);
+    this.#held = null;
+  }
+
+  #print(line: string, now: number): void {
     this.#lastText = line;
     this.#lastAt = now;
     this.#out.write(`${line}\n`);
@@ -86,6 +114,7 @@ export class ProgressReporter {
 
   /** Ends the bar's line before the final messages. */
   finish(last?: ProgressView): void {
+    this.#held = null;
     if (last && !this.#tty) {
       // The final line is always printed, even within a second of the previous one.
       const line = progressLine(last);

@@ -1,5 +1,5 @@
 /**
- * A wait that Ctrl-C cuts short: /transfer's polling and /monitor's refresh.
+ * A wait that Ctrl-C cuts short: /monitor's pause between redraws.
  */
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it already has). */

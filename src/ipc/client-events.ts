@@ -5,7 +5,7 @@
  * because the daemon handles one connection's requests in order, a call made after on() returns
  * (resume, say) cannot produce an event the subscription misses.
  */
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { IpcConnection } from './client-connection.js';
 import type { EventName } from './methods.js';
 
@@ -24,10 +24,10 @@ export class EventRouter {
     this.#conn = conn;
   }
 
-  add<K extends keyof BitsEvents>(event: K, jobId: string | null, listener: (...args: BitsEvents[K]) => void): () => void {
+  add<K extends keyof SubscribableEvents>(event: K, jobId: string | null, listener: (...args: SubscribableEvents[K]) => void): () => void {
     if (this.#conn.closed) return () => undefined;
     // The wire carries the event's single argument.
-    const wrapped: Listener = (data) => listener(...([data] as BitsEvents[K]));
+    const wrapped: Listener = (data) => listener(...([data] as SubscribableEvents[K]));
     const key = `${event}\u0000${jobId ?? '*'}`;
     let entry = this.#entries.get(key);
     if (!entry) {

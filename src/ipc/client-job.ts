@@ -5,7 +5,7 @@
  */
 import type { BitsError } from '../shared/errors.js';
 import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings, TransferStatus } from '../job/types.js';
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
 import type { IpcConnection } from './client-connection.js';
@@ -287,7 +287,7 @@ export class RemoteJob implements BackgroundCopyJob {
     await this.#conn.call('job.setProperty', { job: this.id, name, value });
   }
 
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void {
     return this.#events.add(event, this.id, listener);
   }
 

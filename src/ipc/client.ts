@@ -13,7 +13,7 @@
  * process). When bitsd is not running, connect() fails with BG_E_CONNECT_FAILURE and a message
  * saying how to start it.
  */
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { JobType } from '../job/types.js';
 import type { BackgroundCopyManagerApi, EnumJobsOptions, PendingCancellation } from '../api/types.js';
 import type { PolicyControl, PolicyReport } from '../policy/report.js';
@@ -87,7 +87,7 @@ export class BitsClient implements BackgroundCopyManagerApi, PolicyControl {
     return this.#conn.call('manager.listPendingCancellations', {});
   }
 
-  on<K extends keyof BitsEvents>(event: K, listener: (...args: BitsEvents[K]) => void): () => void {
+  on<K extends keyof SubscribableEvents>(event: K, listener: (...args: SubscribableEvents[K]) => void): () => void {
     return this.#events.add(event, null, listener);
   }
 

@@ -5,17 +5,17 @@
  * file methods `job` and `index`. Pure data: no I/O. docs/ipc.md lists the same table.
  */
 import type { FileProgress, FileRange, JobProgress, JobState, JobType, Priority, ProxySettings, TransferStatus, WaitingStatus } from '../job/types.js';
-import type { BitsEvents } from '../job/events.js';
+import type { SubscribableEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, JobError, NotifyCmdLine, PendingCancellation, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
 import type { PolicyReport } from '../policy/report.js';
 import { arrayOf, boolean, integer, nullable, number, object, type ObjectOf, oneOf, optional, scalar, type Shape, string } from './schema.js';
 
-/** The events a subscription can carry: every key of BitsEvents. */
-export const EVENT_NAMES = ['job:transferred', 'job:error', 'job:modification', 'file:transferred'] as const;
+/** The events a subscription can carry: every key of SubscribableEvents (the callback events and job:change). */
+export const EVENT_NAMES = ['job:transferred', 'job:error', 'job:modification', 'file:transferred', 'job:change'] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
-// Fails to compile if BitsEvents gains an event this list does not carry.
-const everyEvent: Record<keyof BitsEvents, true> = { 'job:transferred': true, 'job:error': true, 'job:modification': true, 'file:transferred': true };
+// Fails to compile if SubscribableEvents gains an event this list does not carry.
+const everyEvent: Record<keyof SubscribableEvents, true> = { 'job:transferred': true, 'job:error': true, 'job:modification': true, 'file:transferred': true, 'job:change': true };
 void everyEvent;
 
 /** Bounds for arrays inside one request; the frame size bounds everything else. */

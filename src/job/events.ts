@@ -34,9 +34,23 @@ export interface BitsEvents {
   'file:transferred': [FileEventData];
 }
 
-/** Every change, whatever the notify flags: what watch() and IPC subscriptions follow. */
+/** A committed change of a job, and what changed: its state, its progress, or a property. */
+export interface JobChangeEventData extends JobEventData {
+  readonly kind: 'state' | 'progress' | 'property';
+}
+
+/**
+ * What on() takes: the callback events above, and bitsd's own `job:change`, sent for every
+ * committed change (a new job included) whatever the job's notify flags. It lets a client follow
+ * a job that rests, or a whole queue, without polling; BITS has no counterpart.
+ */
+export interface SubscribableEvents extends BitsEvents {
+  'job:change': [JobChangeEventData];
+}
+
+/** Every change, whatever the notify flags: what watch() and `job:change` subscriptions follow. */
 export interface InternalEvents {
-  change: [JobEventData & { readonly kind: 'state' | 'progress' | 'property' }];
+  change: [JobChangeEventData];
   /** A notify command line ran (exitCode null: it could not start). */
   'notify-command': [{ readonly jobId: string; readonly exitCode: number | null; readonly error: string | null }];
   /** A listener threw: reported so it can be logged. */

@@ -220,6 +220,7 @@ export class JobFunnel implements ProgressWrites {
 
   insertJob(job: JobRecord): void {
     this.#store.insertJob(job);
+    this.#store.afterCommit(() => this.#notifier.created(job));
   }
 
   /** Forgets final jobs that ended before `before` and owe nothing (no file work, no Cancel-Session). */

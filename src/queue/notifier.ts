@@ -37,6 +37,11 @@ export class Notifier {
     for (const kind of notify) this.notify(after, kind);
   }
 
+  /** A committed new job: a change (its first state) for watchers of the whole queue (/monitor). */
+  created(job: JobRecord): void {
+    this.events.safeEmit('change', { ...eventData(job), kind: 'state' });
+  }
+
   /** Committed progress of a job: one read of its row for the event data and notify flags. */
   progress(jobId: string): void {
     const job = this.#current(jobId);

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFY } from '../../src/job/types.js';
-import type { FileEventData, JobErrorEventData, JobEventData } from '../../src/job/events.js';
+import type { FileEventData, JobChangeEventData, JobErrorEventData, JobEventData } from '../../src/job/events.js';
 import type { WatchEvent } from '../../src/api/types.js';
 import { waitFor } from '../helpers/temp.js';
 import type { ContractContext } from './contract.js';
@@ -138,6 +138,31 @@ export function defineContractEvents(ctx: ContractContext): void {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(errors).toHaveLength(1);
       expect(late).toEqual([]);
+    });
+
+    it('job:change comes for every change whatever the notify flags, a new job included', async () => {
+      const everyJob: JobChangeEventData[] = [];
+      const offManager = ctx.mgr.on('job:change', (e) => everyJob.push(e));
+      const job = await ctx.job('quiet');
+      const own: JobChangeEventData[] = [];
+      const offJob = job.on('job:change', (e) => own.push(e));
+      try {
+        await waitFor(() => everyJob.some((e) => e.jobId === job.id), 5000, 'the new job');
+        expect(everyJob.find((e) => e.jobId === job.id)).toEqual({ jobId: job.id, displayName: 'quiet', type: 'DOWNLOAD', state: 'SUSPENDED', kind: 'state' });
+        // No callback events at all: job:change does not ask the notify flags.
+        await job.setNotifyFlags(NOTIFY.DISABLE);
+        await job.setDescription('changed');
+        await job.addFile(await ctx.source('q', 'quiet'), join(ctx.out, 'q'));
+        await job.resume();
+        await settle(job);
+        await waitFor(() => own.some((e) => e.state === 'TRANSFERRED'), 5000, 'the TRANSFERRED change');
+        expect(own.every((e) => e.jobId === job.id)).toBe(true);
+        expect(own.filter((e) => e.kind === 'property').length).toBeGreaterThanOrEqual(2);
+        expect(own.filter((e) => e.kind === 'state').map((e) => e.state)).toEqual(expect.arrayContaining(['QUEUED', 'TRANSFERRED']));
+      } finally {
+        offManager();
+        offJob();
+      }
     });
 
     it('a listener that throws does not stop the others', async () => {

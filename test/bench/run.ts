@@ -1,7 +1,7 @@
 /**
  * npm run bench: bitsd side by side with curl and aria2c, one run on this machine.
  *
- *   node dist/test/bench/run.js [--cases throughput,many,scale,memory,background] [--scale N] [--quick] [--out FILE]
+ *   node dist/test/bench/run.js [--cases throughput,daemon,many,scale,memory,background] [--scale N] [--quick] [--out FILE]
  *
  * Starts nginx (nginx-light) and bits-server on 127.0.0.1, creates the data in a temp directory,
  * runs the cases, stops everything it started, deletes the temp directory and writes the figures
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backgroundCases } from './cases/background.js';
+import { daemonTransferCases } from './cases/daemon-transfer.js';
 import { manyFileCases } from './cases/many-files.js';
 import { memoryCases } from './cases/memory.js';
 import { scaleCases } from './cases/scale.js';
@@ -21,7 +22,7 @@ import { ensureTools, type Peer, startBitsServerProcess, startNginx, toolVersion
 import { BENCH_DIST, BIN_DIST } from './lib/procs.js';
 import { cpuTicks, printRows, renderResults } from './lib/report.js';
 
-const CASES = { throughput: throughputCases, many: manyFileCases, scale: scaleCases, memory: memoryCases, background: backgroundCases } as const;
+const CASES = { throughput: throughputCases, daemon: daemonTransferCases, many: manyFileCases, scale: scaleCases, memory: memoryCases, background: backgroundCases } as const;
 type CaseName = keyof typeof CASES;
 
 async function main(): Promise<void> {
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     },
   };
   mkdirSync(resolve(outFile, '..'), { recursive: true });
-  const order = ['1', "1'", '2a', '2b', '3a', '3b', '4', '5a', "5a'", '5b', "5b'", '5c', "5c'", '5d', '5e', '6a', '6b', '7a', '7b', '8a', '8b', '8c', '8d', "8d'"];
+  const order = ['1', "1'", '2a', '2b', '2c', "2c'", '2d', "2d'", '2e', '2f', '3a', '3b', '4', '5a', "5a'", '5b', "5b'", '5c', "5c'", '5d', '5e', '6a', '6b', '7a', '7b', '8a', '8b', '8c', '8d', "8d'"];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   writeFileSync(outFile, renderResults(rows, info));
   log(`wrote ${outFile}`);

@@ -213,25 +213,27 @@ describe('/monitor', () => {
     expect(r.stdout.startsWith('\u001b[2J\u001b[HMONITORING BACKGROUND COPY MANAGER(5 second refresh)\n')).toBe(true);
   });
 
-  it('--json: one compact document a line per refresh', async () => {
+  it('--json: one compact document a line per redraw (a change to a job brings the next)', async () => {
     const id = await h.create('m');
     const stop = new AbortController();
-    let refreshes = 0;
+    let redraws = 0;
     const r = await h.run(['--json', '/monitor', '/refresh', '1'], {
       signal: stop.signal,
       onStdout: () => {
-        if (++refreshes === 2) stop.abort();
+        if (++redraws === 1) void h.ok(['/setdescription', id, 'changed']);
+        else stop.abort();
       },
     });
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    for (const line of lines) {
-      const doc = JSON.parse(line) as { time: string; refresh: number; jobs: Array<{ id: string }> };
+    const docs = lines.map((line) => JSON.parse(line) as { time: string; refresh: number; jobs: Array<{ id: string; description: string }> });
+    for (const doc of docs) {
       expect(doc.refresh).toBe(1);
       expect(doc.time).toMatch(/Z$/);
       expect(doc.jobs.map((j) => j.id)).toEqual([id]);
     }
+    expect(docs.map((d) => d.jobs[0]?.description)).toEqual(['', 'changed']);
   });
 
   it('rejects a zero or non-numeric refresh', async () => {

@@ -175,7 +175,7 @@ describe('parameter schemas', () => {
     expect(invalidArg('file.getProgress', { job: JOB, index: -1 })).toMatch(/params.index must be an integer from 0 to 4294967295/);
     expect(invalidArg('file.getProgress', { job: JOB, index: 0.5 })).toMatch(/params.index/);
     expect(invalidArg('events.subscribe', { events: ['job:exploded'] })).toMatch(/params.events\[0\] must be one of/);
-    expect(invalidArg('events.subscribe', { events: [] })).toMatch(/params.events must hold 1-4 items/);
+    expect(invalidArg('events.subscribe', { events: [] })).toMatch(/params.events must hold 1-5 items/);
     expect(invalidArg('events.unsubscribe', { subscription: 0 })).toMatch(/params.subscription/);
     expect(invalidArg('manager.getErrorDescription', { hresult: 'x' })).toMatch(/params.hresult must be a number/);
     expect(invalidArg('manager.enumJobs', { allUsers: 'yes' })).toMatch(/params.allUsers must be true or false/);
@@ -189,7 +189,7 @@ describe('parameter schemas', () => {
   });
 
   it('subscriptions cover every callback event', () => {
-    expect([...EVENT_NAMES].sort()).toEqual(['file:transferred', 'job:error', 'job:modification', 'job:transferred']);
+    expect([...EVENT_NAMES].sort()).toEqual(['file:transferred', 'job:change', 'job:error', 'job:modification', 'job:transferred']);
   });
 });
 

@@ -3,6 +3,7 @@
  */
 import type { BackgroundCopyJob, BackgroundCopyManagerApi } from '../../api/types.js';
 import { arg, parseUnsigned, usageOf } from '../args.js';
+import { Changes } from '../changes.js';
 import { EXIT, UsageError } from '../errors.js';
 import { errorLines, infoHeader, infoVerbose, listLine, transferLines } from '../format.js';
 import { errorJson, isCode, readJob, readJobDetails } from '../snapshot.js';
@@ -81,10 +82,15 @@ const geterror: VerbSpec = {
 /** Clears the terminal and homes the cursor. */
 const CLEAR_SCREEN = '\u001b[2J\u001b[H';
 
+/**
+ * /monitor follows the queue's events instead of polling: it draws the list, waits for a change to
+ * any job (job:change), and redraws at most once per refresh interval, and only when the list
+ * differs from what it showed. An idle queue costs no requests at all.
+ */
 const monitor: VerbSpec = {
   name: 'monitor',
   usage: '[/allusers] [/refresh SECONDS]',
-  summary: 'Redraw the job list every SECONDS (default 5) until Ctrl-C.',
+  summary: 'Show the job list and redraw it when a job changes, at most every SECONDS (default 5), until Ctrl-C.',
   arity: [0, 0],
   flags: ['allusers'],
   options: ['refresh'],
@@ -94,16 +100,33 @@ const monitor: VerbSpec = {
     if (refresh < 1) throw new UsageError('The refresh interval must be at least 1 second.', usageOf(monitor));
     const api = await ctx.api();
     const { io } = ctx;
-    do {
-      const jobs = await readAll(api, args.has('allusers'), readJob);
-      if (ctx.json) {
-        // One compact document a line (NDJSON), so a reader can act on each refresh.
-        io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), refresh, jobs })}\n`);
-      } else {
-        const screen = [`MONITORING BACKGROUND COPY MANAGER(${refresh} second refresh)`, ...jobs.map(listLine)].join('\n');
-        io.stdout.write(io.isTTY ? `${CLEAR_SCREEN}${screen}\n` : `${screen}\n\n`);
+    // Listening before the first read: a change made during a read brings the next redraw.
+    const changes = new Changes(api, api);
+    try {
+      let shown: string | null = null;
+      for (;;) {
+        const seen = changes.count;
+        const readAt = Date.now();
+        const jobs = await readAll(api, args.has('allusers'), readJob);
+        const drawn = JSON.stringify(jobs);
+        // Another user's job, or a change undone meanwhile: the same list is not drawn twice.
+        if (drawn !== shown) {
+          shown = drawn;
+          if (ctx.json) {
+            // One compact document a line (NDJSON), so a reader can act on each redraw.
+            io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), refresh, jobs })}\n`);
+          } else {
+            const screen = [`MONITORING BACKGROUND COPY MANAGER(${refresh} second refresh)`, ...jobs.map(listLine)].join('\n');
+            io.stdout.write(io.isTTY ? `${CLEAR_SCREEN}${screen}\n` : `${screen}\n\n`);
+          }
+        }
+        if (!(await changes.after(seen, io.signal))) break;
+        const rest = readAt + refresh * 1000 - Date.now();
+        if (rest > 0 && !(await sleep(rest, io.signal))) break;
       }
-    } while (await sleep(refresh * 1000, io.signal));
+    } finally {
+      changes.close();
+    }
     // Ctrl-C is the way /monitor ends: not a failure.
     return EXIT.OK;
   },

@@ -1,26 +1,22 @@
 /**
- * /transfer: create a job, add the files, resume it and wait. TRANSFERRED -> complete and exit 0;
- * ERROR -> print the error, cancel and exit 1; Ctrl-C -> cancel and exit 130. A job that cannot
- * be set up (a bad URL, say) is cancelled before the error is reported, so nothing is left behind.
+ * /transfer: create a job, add the files, resume it and follow its events to the end
+ * (follow-job.ts). TRANSFERRED -> complete and exit 0; ERROR -> print the error, cancel and exit
+ * 1; Ctrl-C -> cancel and exit 130. A job that cannot be set up (a bad URL, say) is cancelled
+ * before the error is reported, so nothing is left behind.
  */
 import type { BackgroundCopyJob, FileInfo } from '../../api/types.js';
-import type { TransferStatus, WaitingStatus } from '../../job/types.js';
 import { PRIORITIES, type JobType, type Priority } from '../../job/types.js';
 import { BitsError } from '../../shared/errors.js';
 import { describeHresult, formatHresult, hresultOf } from '../../shared/hresult.js';
 import { arg, parseChoice, usageOf } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
-import { errorContextLine, errorFileLines, formatType, printable, waitingText } from '../format.js';
-import { ProgressReporter, type ProgressView } from '../progress.js';
-import { type ErrorJson, isCode, type JobJson, progressJson, readError, readJob, waitingJson } from '../snapshot.js';
-import { sleep } from '../sleep.js';
+import { Changes } from '../changes.js';
+import { followJob } from '../follow-job.js';
+import { errorContextLine, errorFileLines, formatType, printable } from '../format.js';
+import { ProgressReporter } from '../progress.js';
+import { type ErrorJson, isCode, type JobJson, readError, readJob } from '../snapshot.js';
 import type { VerbContext, VerbSpec } from '../types.js';
 import { jobTypeOf, TYPE_FLAGS } from './define.js';
-
-/** How often the job is polled; progress lines are throttled separately. */
-const POLL_MS = 250;
-
-type Ending = { kind: 'transferred' | 'error'; view: ProgressView } | { kind: 'interrupted' | 'gone'; view: ProgressView | null };
 
 export const transfer: VerbSpec = {
   name: 'transfer',
@@ -59,7 +55,8 @@ async function follow(ctx: VerbContext, job: BackgroundCopyJob, name: string, ty
   const out = ctx.json ? null : io.stdout;
   out?.write(`DISPLAY: '${printable(name)}' TYPE: ${formatType(type)} PRIORITY: ${priority} JOB: ${job.id}\n`);
   const reporter = out ? new ProgressReporter(out, { tty: io.isTTY, ...(io.columns === undefined ? {} : { columns: io.columns }) }) : null;
-  const ending = await waitForEnd(job, type, io.signal, reporter);
+  const api = await ctx.api();
+  const ending = await followJob({ job, type, signal: io.signal, reporter, changes: () => new Changes(job, api) });
   reporter?.finish(ending.view ?? undefined);
 
   switch (ending.kind) {
@@ -71,63 +68,6 @@ async function follow(ctx: VerbContext, job: BackgroundCopyJob, name: string, ty
       return interrupted(ctx, job);
     case 'gone':
       throw new BitsError('BG_E_NOT_FOUND', `Job ${job.id} was completed or canceled by another client before the transfer finished.`);
-  }
-}
-
-async function waitForEnd(job: BackgroundCopyJob, type: JobType, signal: AbortSignal | undefined, reporter: ProgressReporter | null): Promise<Ending> {
-  let last: ProgressView | null = null;
-  const waiting = new WaitingNotes(type);
-  for (;;) {
-    if (signal?.aborted) return { kind: 'interrupted', view: last };
-    let view: ProgressView;
-    let status: TransferStatus;
-    try {
-      const [state, progress, transfer] = await Promise.all([job.getState(), job.getProgress(), job.getTransferStatus()]);
-      view = { state, progress: progressJson(progress) };
-      status = transfer;
-    } catch (err) {
-      if (isCode(err, 'BG_E_NOT_FOUND')) return { kind: 'gone', view: last };
-      throw err;
-    }
-    last = view;
-    if (view.state === 'TRANSFERRED') return { kind: 'transferred', view };
-    if (view.state === 'ERROR') return { kind: 'error', view };
-    if (view.state === 'CANCELLED' || view.state === 'ACKNOWLEDGED') return { kind: 'gone', view };
-    reporter?.update(view);
-    // BITS goes on by itself (a retry, the network back): say why it waits, each time that changes.
-    const note = waiting.next(status.waiting);
-    if (note !== null) reporter?.note(note);
-    if (!(await sleep(POLL_MS, signal))) return { kind: 'interrupted', view: last };
-  }
-}
-
-/**
- * The "Waiting: ..." lines of /transfer: one when the reason (or its since/until) changes. A
- * wait for a transfer slot is told only once it lasts past one poll (a job is QUEUED for a moment
- * before every start).
- */
-class WaitingNotes {
-  readonly #type: JobType;
-  #told: string | null = null;
-  #seen: string | null = null;
-
-  constructor(type: JobType) {
-    this.#type = type;
-  }
-
-  next(status: WaitingStatus | null): string | null {
-    if (status === null) {
-      this.#told = this.#seen = null;
-      return null;
-    }
-    const w = waitingJson(status);
-    const key = `${w.reason}|${w.since}|${w.until}`;
-    const slot = w.reason === 'BACKGROUND_SLOT' || w.reason === 'FOREGROUND_SLOT';
-    const seenBefore = this.#seen === key;
-    this.#seen = key;
-    if (key === this.#told || (slot && !seenBefore)) return null;
-    this.#told = key;
-    return `Waiting: ${waitingText(w, this.#type)}`;
   }
 }
 

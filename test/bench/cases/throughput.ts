@@ -5,6 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { alternate as alternateRuns, type Runner } from '../lib/alternate.js';
 import type { BenchContext, Row } from '../lib/context.js';
 import { emptyDir, makeFile } from '../lib/files.js';
 import { run, worker } from '../lib/procs.js';
@@ -14,24 +15,12 @@ const SIZE = GiB;
 /** undici hands the body over in chunks of at most 64 KiB (the socket read size). */
 const NETWORK_CHUNK = 64 * 1024;
 
-type Runner = () => Promise<number>;
-
-/** Runs each competitor `reps` times, rotating the order every round; returns ms per run. */
-async function alternate(ctx: BenchContext, label: string, runners: Record<string, Runner>): Promise<Record<string, number[]>> {
-  const names = Object.keys(runners);
-  const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < ctx.bigReps; r++) {
-    for (let k = 0; k < names.length; k++) {
-      const name = names[(k + r) % names.length] as string;
-      const ms = await (runners[name] as Runner)();
-      out[name]?.push(ms);
-      ctx.log(`${label} run ${r + 1}: ${name} ${((SIZE / 2 ** 20 / ms) * 1000).toFixed(0)} MiB/s`);
-    }
-  }
-  return out;
-}
-
 const mibps = (ms: number): number => (SIZE / 2 ** 20 / ms) * 1000;
+
+/** Each competitor ctx.bigReps times, alternating (lib/alternate.ts). */
+function alternate(ctx: BenchContext, label: string, runners: Record<string, Runner>): Promise<Record<string, number[]>> {
+  return alternateRuns(ctx, label, runners, { rounds: ctx.bigReps, describe: (ms) => `${mibps(ms).toFixed(0)} MiB/s` });
+}
 
 export async function throughputCases(ctx: BenchContext): Promise<Row[]> {
   const src = join(ctx.www, 'big-1g.bin');
