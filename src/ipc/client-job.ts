@@ -4,12 +4,19 @@
  * daemon-side watch stream and coalesces like the in-process one when the caller reads slowly.
  */
 import type { BitsError } from '../shared/errors.js';
-import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings, TransferStatus } from '../job/types.js';
+import type { AuthScheme, AuthTarget, Credentials, FileProgress, FileRange, JobProgress, JobPropertyName, JobState, JobTimes, JobType, Priority, ProxySettings, TransferStatus, WaitingStatus } from '../job/types.js';
 import type { SubscribableEvents } from '../job/events.js';
 import type { ClientCertificate } from '../job/types.js';
 import type { BackgroundCopyFile, BackgroundCopyJob, FileInfo, JobError, NotifyCmdLine, PropertyValue, ReplyProgress, WatchEvent } from '../api/types.js';
 import type { IpcConnection } from './client-connection.js';
 import type { EventRouter } from './client-events.js';
+
+/** A waiting reason as it travels (dates as ISO text, or absent) turned back into the API's. */
+function waitingFromWire(w: (Omit<WaitingStatus, 'since' | 'until'> & { since?: unknown; until?: unknown }) | null | undefined): WaitingStatus | null {
+  if (!w) return null;
+  const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+  return { ...w, since: date(w.since), until: date(w.until) };
+}
 
 const RANK: Readonly<Record<WatchEvent['kind'], number>> = { property: 0, progress: 1, state: 2 };
 
@@ -274,9 +281,7 @@ export class RemoteJob implements BackgroundCopyJob {
 
   async getTransferStatus(): Promise<TransferStatus> {
     const status = await this.#conn.call('job.getTransferStatus', { job: this.id });
-    const w = status.waiting;
-    const date = (iso: string | null): Date | null => (iso === null ? null : new Date(iso));
-    return { ...status, waiting: w && { ...w, since: date(w.since), until: date(w.until) } };
+    return { ...status, waiting: waitingFromWire(status.waiting) };
   }
 
   getProperty(name: JobPropertyName): Promise<PropertyValue> {
@@ -308,10 +313,7 @@ export class RemoteJob implements BackgroundCopyJob {
       {
         event: (_name, data) => {
           const wire = data as WatchEvent;
-          // Dates travel as ISO text.
-          const w = wire.waiting;
-          const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
-          const ev: WatchEvent = { ...wire, waiting: w ? { ...w, since: date(w.since), until: date(w.until) } : null };
+          const ev: WatchEvent = { ...wire, waiting: waitingFromWire(wire.waiting) };
           const last = queue[queue.length - 1];
           if (last && last.kind !== 'state') queue[queue.length - 1] = { ...ev, kind: RANK[ev.kind] >= RANK[last.kind] ? ev.kind : last.kind };
           else queue.push(ev);

@@ -4,6 +4,7 @@
  * cost flags allow a transfer. Pure: the snapshot is built by the watchers in src/network (the
  * kernel's routes, NetworkManager and UPower over D-Bus) and passed in.
  */
+import { isLoopbackHost } from '../shared/hosts.js';
 
 /** A route of an interface that is up, as the kernel's table has it. */
 export interface Route {
@@ -83,8 +84,8 @@ export function costAllows(costFlags: number, state: number): boolean {
  * covers it; a name when a default route exists (its address is not known before a lookup).
  */
 export function reachable(snapshot: NetworkSnapshot, host: string): boolean {
+  if (isLoopbackHost(host)) return true;
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isLoopbackName(bare)) return true;
   if (snapshot.manager !== null && snapshot.manager.state <= NM_STATE.DISCONNECTED) return false;
   const routes = snapshot.routes;
   if (routes === null) return true;
@@ -96,14 +97,6 @@ export function reachable(snapshot: NetworkSnapshot, host: string): boolean {
 /** Whether the machine has a way out at all (a default route off loopback, and NM not disconnected). */
 export function online(snapshot: NetworkSnapshot): boolean {
   return reachable(snapshot, 'bitsd.invalid');
-}
-
-function isLoopbackName(host: string): boolean {
-  const lower = host.toLowerCase();
-  if (lower === 'localhost' || lower.endsWith('.localhost')) return true;
-  const address = parseAddress(lower);
-  if (address === null) return false;
-  return address.family === 4 ? address.value >> 24n === 127n : address.value === 1n;
 }
 
 function covers(route: Route, address: bigint): boolean {
@@ -185,9 +178,8 @@ export function blockerFor(
   settings: GateSettings,
 ): BlockReason | null {
   if (job.host !== null) {
-    const bare = job.host.startsWith('[') && job.host.endsWith(']') ? job.host.slice(1, -1) : job.host;
-    if (snapshot !== null && !reachable(snapshot, bare)) return 'OFFLINE';
-    if (!isLoopbackName(bare) && !costAllows(job.costFlags, costState(snapshot?.manager ?? null, settings.metered))) return 'COST_POLICY';
+    if (snapshot !== null && !reachable(snapshot, job.host)) return 'OFFLINE';
+    if (!isLoopbackHost(job.host) && !costAllows(job.costFlags, costState(snapshot?.manager ?? null, settings.metered))) return 'COST_POLICY';
   }
   if (settings.pauseOnBattery && !job.foreground && snapshot?.onBattery === true) return 'BATTERY';
   return null;

@@ -126,11 +126,9 @@ export class NetworkGate {
 
   #settle(job: JobRecord): void {
     const blocker = this.blockerOf(job);
-    if (blocker !== null) {
-      if (job.state === 'QUEUED' || job.state === 'CONNECTING' || job.state === 'TRANSFERRING' || job.state === 'TRANSIENT_ERROR') {
-        this.#deps.funnel.tryApply(job.id, { type: 'BLOCK', error: blocker });
-      }
-    } else if (job.blockedSince !== null && job.state === 'TRANSIENT_ERROR') {
+    // The machine refuses BLOCK in states it does not apply to (a refusal is no error here).
+    if (blocker !== null) this.#deps.funnel.tryApply(job.id, { type: 'BLOCK', error: blocker });
+    else if (job.blockedSince !== null && job.state === 'TRANSIENT_ERROR') {
       this.#deps.funnel.tryApply(job.id, { type: 'UNBLOCK' });
     }
   }
